@@ -1,0 +1,3 @@
+"""质量通 — a chat assistant for construction-quality regulations."""
+
+__version__ = "0.1.0"

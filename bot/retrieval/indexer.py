@@ -1,0 +1,211 @@
+"""Build a new index version from document files, incrementally, and switch to it atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from bot.ingest import Chunk, Document, IngestError, discover_files, load_document
+from bot.retrieval.embedders import Embedder
+from bot.retrieval.embedding_cache import EmbeddingCache
+from bot.retrieval.glossary import Glossary
+from bot.retrieval.links import build_links
+from bot.retrieval.store import current_version, prune_versions, write_version
+from bot.retrieval.tokenizer import Tokenizer
+
+Progress = Callable[[str], None]
+SCHEMA = 1
+
+
+class IndexBusy(Exception):
+    """Another re-index holds the lock."""
+
+
+@dataclass
+class BuildReport:
+    version: str
+    documents: int
+    chunks: int
+    embedded: int  # chunks whose vectors were computed (not taken from the cache)
+    reused_documents: int  # unchanged files taken from the previous version without parsing
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    seconds: float = 0.0
+
+
+def search_text(chunk: Chunk) -> str:
+    """What BM25 and the embedder see: title and chapter give an article its context."""
+    return f"{chunk.doc} {chunk.chapter}\n{chunk.text}"
+
+
+def make_tokenizer(glossary: Glossary, titles: list[str] = ()) -> Tokenizer:  # type: ignore[assignment]
+    return Tokenizer(sorted(glossary.vocabulary() | set(titles)))
+
+
+def glossary_digest(glossary: Glossary) -> str:
+    data = json.dumps(sorted(glossary.vocabulary()), ensure_ascii=False).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusy("另一个索引任务正在进行") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _previous_documents(index_dir: Path) -> tuple[dict[str, dict], dict[str, list[Chunk]]]:
+    """Documents of the version being served, by path, with their chunks."""
+    version = current_version(index_dir)
+    if not version:
+        return {}, {}
+    path = index_dir / "versions" / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        chunks_by_doc: dict[str, list[Chunk]] = {}
+        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                chunk = Chunk(**json.loads(line))
+                chunks_by_doc.setdefault(chunk.doc, []).append(chunk)
+    except (OSError, ValueError, TypeError):
+        return {}, {}
+    if manifest.get("schema") != SCHEMA:
+        return {}, {}
+    docs = {d["path"]: d for d in manifest.get("documents", [])}
+    return docs, chunks_by_doc
+
+
+def _dedupe_titles(documents: list[Document], errors: list[tuple[str, str]]) -> list[Document]:
+    """Two files with one title: keep the newer version date (else the later file)."""
+    best: dict[str, Document] = {}
+    for doc in documents:
+        other = best.get(doc.title)
+        if other is None or (doc.date, doc.path) > (other.date, other.path):
+            if other is not None:
+                errors.append((other.path, f"与 {Path(doc.path).name} 同名，已采用较新的版本"))
+            best[doc.title] = doc
+        else:
+            errors.append((doc.path, f"与 {Path(other.path).name} 同名，已采用较新的版本"))
+    return list(best.values())
+
+
+def build_index(
+    paths: list[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    glossary: Glossary,
+    progress: Progress = lambda message: None,
+    batch_size: int = 32,
+) -> BuildReport:
+    """Index the documents under ``paths`` into a new version of ``index_dir`` and serve it.
+
+    Unchanged files are taken from the served version; chunk vectors come from the embedding cache
+    where possible. Nothing the served version uses is touched until the final atomic switch.
+    """
+    started = time.perf_counter()
+    with index_lock(index_dir):
+        files, skipped = discover_files(paths)
+        errors: list[tuple[str, str]] = [(str(p), reason) for p, reason in skipped]
+        previous_docs, previous_chunks = _previous_documents(index_dir)
+        documents: list[Document] = []
+        reused = 0
+        added: list[str] = []
+        changed: list[str] = []
+        for n, file in enumerate(files, start=1):
+            key = str(file)
+            old = previous_docs.get(key)
+            try:
+                data_hash = hashlib.sha256(file.read_bytes()).hexdigest()
+            except OSError as exc:
+                errors.append((key, f"无法读取文件（{exc.strerror}）"))
+                continue
+            if old and old["sha256"] == data_hash and old["title"] in previous_chunks:
+                doc = Document(old["title"], old["kind"], key, data_hash, old.get("date", ""),
+                               previous_chunks[old["title"]])
+                reused += 1
+            else:
+                progress(f"解析 [{n}/{len(files)}] {file.name}")
+                try:
+                    doc = load_document(file)
+                except IngestError as exc:
+                    errors.append((key, str(exc)))
+                    continue
+                (changed if old else added).append(doc.title)
+            documents.append(doc)
+        documents = _dedupe_titles(documents, errors)
+        removed = sorted(
+            d["title"] for p, d in previous_docs.items() if p not in {doc.path for doc in documents}
+        )
+        chunks = [c for doc in documents for c in doc.chunks]
+
+        progress(f"分词与 BM25：{len(chunks)} 个条文块")
+        tokenizer = make_tokenizer(glossary, [d.title for d in documents])
+        corpus_tokens = [tokenizer.tokens(search_text(c)) or ["∅"] for c in chunks]
+        bm25 = bm25s.BM25()
+        if chunks:
+            bm25.index(corpus_tokens, show_progress=False)
+
+        vectors, embedded = _embed_chunks(chunks, index_dir, embedder, progress, batch_size)
+        links = build_links(chunks, tokenizer)
+
+        name = datetime.now(UTC).strftime("v%Y%m%d-%H%M%S-%f")
+        manifest = {
+            "schema": SCHEMA,
+            "version": name,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "embedder": {"id": embedder.id, "dim": embedder.dim},
+            "glossary": glossary_digest(glossary),
+            "documents": [d.meta() for d in documents],
+            "errors": [{"path": p, "reason": r} for p, r in errors],
+            "chunks": len(chunks),
+        }
+        progress("写入新版本并切换")
+        write_version(index_dir, name, manifest, chunks, vectors, bm25, links)
+        prune_versions(index_dir)
+    return BuildReport(
+        version=name, documents=len(documents), chunks=len(chunks), embedded=embedded,
+        reused_documents=reused, added=added, changed=changed, removed=removed, errors=errors,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _embed_chunks(
+    chunks: list[Chunk], index_dir: Path, embedder: Embedder, progress: Progress, batch_size: int
+) -> tuple[np.ndarray, int]:
+    cache = EmbeddingCache(index_dir / "embeddings.sqlite")
+    try:
+        hashes = [c.hash for c in chunks]
+        known = cache.get_many(embedder.id, hashes)
+        missing = [i for i, h in enumerate(hashes) if h not in known]
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start:start + batch_size]
+            progress(f"向量化 {min(start + batch_size, len(missing))}/{len(missing)}")
+            vectors = embedder.embed_passages([search_text(chunks[i]) for i in batch])
+            fresh = {hashes[i]: vectors[j] for j, i in enumerate(batch)}
+            cache.put_many(embedder.id, fresh)  # committed per batch: a killed run keeps its work
+            known.update(fresh)
+        matrix = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        for i, digest in enumerate(hashes):
+            matrix[i] = known[digest]
+        return matrix, len(missing)
+    finally:
+        cache.close()

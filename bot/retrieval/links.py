@@ -1,0 +1,78 @@
+"""Link duty articles to the penalty articles that enforce them (and back).
+
+A penalty article either names the duty article (违反本条例第二十九条规定) or describes the breach in
+the duty's own words; the second case is resolved by BM25 similarity within the same document.
+"""
+
+from __future__ import annotations
+
+import re
+
+import bm25s
+import numpy as np
+
+from bot.ingest.models import Chunk
+from bot.numerals import NUM_PATTERN, to_int
+from bot.retrieval.tokenizer import Tokenizer
+
+_REF = re.compile(rf"第({NUM_PATTERN})条")
+# Boilerplate of penalty clauses that says nothing about which duty was breached.
+_BOILERPLATE = re.compile(
+    r"违反本(法|条例|规定|办法)规定|责令(限期)?改正|处[^，；。]*?罚款|没收违法所得|降低资质等级|吊销[^，；。]*|"
+    r"停业整顿|依法追究刑事责任|构成犯罪的|情节严重的|有下列行为之一的|由[^，；。]*?部门"
+)
+
+
+def explicit_refs(chunk: Chunk) -> list[int]:
+    """Article numbers of the same document that a chunk names (not those of another 《document》)."""
+    body = chunk.text[len(chunk.label):]
+    numbers = []
+    for match in _REF.finditer(body):
+        before = body[max(0, match.start() - 14): match.start()]
+        if "》" in before:
+            continue
+        number = to_int(match.group(1))
+        if number is not None and number != chunk.article_no:
+            numbers.append(number)
+    return numbers
+
+
+def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str]]:
+    """Map chunk id -> linked chunk ids: penalty -> duties and duty -> penalties."""
+    links: dict[str, list[str]] = {}
+
+    def add(a: str, b: str) -> None:
+        if a != b:
+            links.setdefault(a, [])
+            if b not in links[a]:
+                links[a].append(b)
+
+    by_doc: dict[str, list[int]] = {}
+    for i, chunk in enumerate(chunks):
+        by_doc.setdefault(chunk.doc, []).append(i)
+    for indices in by_doc.values():
+        duties = [i for i in indices if not chunks[i].penalty and chunks[i].article_no is not None]
+        penalties = [i for i in indices if chunks[i].penalty]
+        if not duties or not penalties:
+            continue
+        by_number: dict[int, list[int]] = {}
+        for i in duties:
+            by_number.setdefault(chunks[i].article_no or 0, []).append(i)
+        retriever = bm25s.BM25()
+        retriever.index([tokenizer.tokens(chunks[i].text) or ["∅"] for i in duties], show_progress=False)
+        for p in penalties:
+            refs = [i for n in explicit_refs(chunks[p]) for i in by_number.get(n, [])]
+            if not refs:
+                query = [t for t in tokenizer.tokens(_BOILERPLATE.sub(" ", chunks[p].text))
+                         if t in retriever.vocab_dict]
+                if not query:
+                    continue
+                scores = retriever.get_scores(query)
+                best = int(np.argmax(scores))
+                if scores[best] <= 0:
+                    continue
+                refs = [duties[j] for j in np.argsort(-scores)[:2] if scores[j] >= 0.85 * scores[best]]
+            for d in refs:
+                add(chunks[p].id, chunks[d].id)
+                add(chunks[d].id, chunks[p].id)
+    return links

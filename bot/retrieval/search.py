@@ -1,0 +1,136 @@
+"""Hybrid retrieval: BM25 over jieba tokens plus dense vectors, shaped by the query plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.ingest.models import Chunk
+from bot.retrieval.embedders import Embedder
+from bot.retrieval.glossary import Glossary
+from bot.retrieval.indexer import make_tokenizer
+from bot.retrieval.query import DocumentNames, QueryPlan, analyse
+from bot.retrieval.store import IndexSnapshot
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the signals are combined. Defaults measured on the development questions."""
+
+    bm25: float = 0.3
+    dense: float = 0.7
+    named_doc: float = 0.15  # the question names the document
+    region: float = 0.05  # 广东… / 国家… cue and the document's jurisdiction agree
+    penalty: float = 0.10  # consequence question and a 法律责任/罚则 article
+    link: float = 0.9  # share of a linked article's score that a penalty (or duty) article inherits
+    reference: float = 10.0  # an explicit 第X条 reference
+
+
+@dataclass
+class Hit:
+    """One article (parts merged) with its score."""
+
+    chunk: Chunk
+    score: float
+    positions: list[int] = field(default_factory=list)
+
+    @property
+    def doc(self) -> str:
+        return self.chunk.doc
+
+    @property
+    def label(self) -> str:
+        return self.chunk.label
+
+
+class Retriever:
+    """Answers ``search(question)`` from one index snapshot."""
+
+    def __init__(
+        self, snapshot: IndexSnapshot, embedder: Embedder, glossary: Glossary, weights: Weights | None = None
+    ) -> None:
+        if snapshot.manifest["embedder"]["id"] != embedder.id:
+            raise ValueError(
+                f"index was built with {snapshot.manifest['embedder']['id']}, not {embedder.id}; re-index"
+            )
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.glossary = glossary
+        self.weights = weights or Weights()
+        titles = [d["title"] for d in snapshot.documents]
+        self.names = DocumentNames(titles, glossary)
+        self.tokenizer = make_tokenizer(glossary, titles)
+        chunks = snapshot.chunks
+        self._penalty = np.array([c.penalty for c in chunks], dtype=bool)
+        self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
+        self._doc_ids = {t: i for i, t in enumerate(titles)}
+        self._chunk_doc = np.array([self._doc_ids.get(c.doc, -1) for c in chunks])
+        self._links = [
+            [snapshot.position[j] for j in snapshot.links.get(c.id, []) if j in snapshot.position]
+            for c in chunks
+        ]
+        self._matrix = (
+            snapshot.vectors.reconstruct_n(0, snapshot.vectors.ntotal)
+            if snapshot.vectors.ntotal else np.zeros((0, embedder.dim), dtype=np.float32)
+        )
+
+    def plan(self, question: str) -> QueryPlan:
+        return analyse(question, self.names, self.glossary)
+
+    def search(self, question: str, k: int = 10, plan: QueryPlan | None = None) -> list[Hit]:
+        """The ``k`` best articles for ``question``, best first."""
+        chunks = self.snapshot.chunks
+        if not chunks:
+            return []
+        plan = plan or self.plan(question)
+        scores = self.scores(plan)
+        order = np.argsort(-scores)
+        hits: dict[tuple[str, str], Hit] = {}
+        for i in order:
+            chunk = chunks[int(i)]
+            key = (chunk.doc, chunk.label)
+            if key in hits:
+                hits[key].positions.append(int(i))
+                continue
+            if len(hits) >= k:
+                continue
+            hits[key] = Hit(chunk=chunk, score=float(scores[i]), positions=[int(i)])
+        return list(hits.values())[:k]
+
+    def scores(self, plan: QueryPlan) -> np.ndarray:
+        """Combined score of every chunk for a planned query."""
+        w = self.weights
+        text = plan.expanded_text
+        tokens = [t for t in self.tokenizer.tokens(text) if t in self.snapshot.bm25.vocab_dict]
+        bm25 = self.snapshot.bm25.get_scores(tokens) if tokens else np.zeros(len(self.snapshot.chunks))
+        bm25 = np.asarray(bm25, dtype=np.float32)
+        if bm25.max() > 0:
+            bm25 = bm25 / bm25.max()
+        query_vector = self.embedder.embed_queries([text])[0]
+        dense = self._matrix @ query_vector
+        spread = dense.max() - dense.min()
+        dense = (dense - dense.min()) / spread if spread > 0 else np.zeros_like(dense)
+        scores = w.bm25 * bm25 + w.dense * dense
+
+        for title in plan.docs:
+            doc_id = self._doc_ids.get(title)
+            if doc_id is not None:
+                scores = scores + w.named_doc * (self._chunk_doc == doc_id)
+        if plan.region == "local":
+            scores = scores + w.region * self._local
+        elif plan.region == "national":
+            scores = scores + w.region * ~self._local
+        if plan.penalty:
+            scores = scores + w.penalty * self._penalty
+            inherited = scores.copy()
+            for i in np.argsort(-scores)[:30]:
+                if not self._penalty[i]:
+                    for j in self._links[i]:
+                        inherited[j] = max(inherited[j], w.link * scores[i] + w.penalty)
+            scores = inherited
+        for title, label in plan.refs:
+            for (doc, art), positions in self.snapshot.by_article.items():
+                if art == label and (title is None or doc == title):
+                    scores[positions] += w.reference
+        return scores

@@ -1,0 +1,145 @@
+"""On-disk index versions and the atomic switch between them.
+
+Layout of the index directory::
+
+    CURRENT                 name of the version being served (replaced atomically)
+    versions/<name>/        manifest.json, chunks.jsonl, vectors.faiss, links.json, bm25/
+    embeddings.sqlite       the embedding cache
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from bot.ingest.models import Chunk
+
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+
+
+class IndexMissing(Exception):
+    """No index has been built in this directory yet."""
+
+
+@dataclass
+class IndexSnapshot:
+    """One loaded, immutable index version."""
+
+    version: str
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: faiss.Index
+    bm25: bm25s.BM25
+    links: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {c.id: i for i, c in enumerate(self.chunks)}
+        self.by_article: dict[tuple[str, str], list[int]] = {}
+        for i, chunk in enumerate(self.chunks):
+            self.by_article.setdefault((chunk.doc, chunk.label), []).append(i)
+
+    @property
+    def documents(self) -> list[dict]:
+        return list(self.manifest.get("documents", []))
+
+    def article_text(self, doc: str, label: str) -> str:
+        """The whole article (all parts joined, the repeated head once)."""
+        positions = self.by_article.get((doc, label), [])
+        parts = [self.chunks[i].text for i in positions]
+        if len(parts) <= 1:
+            return parts[0] if parts else ""
+        head = os.path.commonprefix(parts)
+        head = head[: head.rfind("\n") + 1] if "\n" in head else ""
+        return head + "\n".join(p[len(head):] for p in parts)
+
+
+def current_version(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def write_version(
+    index_dir: Path, name: str, manifest: dict, chunks: list[Chunk], vectors: np.ndarray,
+    bm25: bm25s.BM25, links: dict[str, list[str]],
+) -> Path:
+    """Write a complete version next to the others, then switch CURRENT to it atomically."""
+    versions = index_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    staging = versions / f".tmp-{name}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    index = faiss.IndexFlatIP(int(manifest["embedder"]["dim"]))
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(staging / "vectors.faiss"))
+    bm25.save(str(staging / "bm25"), show_progress=False)
+    (staging / "links.json").write_text(json.dumps(links, ensure_ascii=False), encoding="utf-8")
+    # The manifest goes last: a version directory without one is incomplete.
+    (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    final = versions / name
+    os.replace(staging, final)
+    _fsync_dir(versions)
+    pointer = index_dir / f".{CURRENT}.tmp"
+    with open(pointer, "w", encoding="utf-8") as fh:
+        fh.write(name)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prune_versions(index_dir: Path, keep: int = 2) -> None:
+    """Remove unfinished staging folders and all but the newest ``keep`` versions (never CURRENT)."""
+    versions = index_dir / VERSIONS
+    if not versions.exists():
+        return
+    current = current_version(index_dir)
+    finished = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for path in versions.iterdir():
+        if path.name.startswith(".tmp-"):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in finished[:-keep] if keep else finished:
+        if path.name != current:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def load_snapshot(index_dir: Path, version: str | None = None) -> IndexSnapshot:
+    """Load the current (or a named) version."""
+    version = version or current_version(index_dir)
+    if version is None:
+        raise IndexMissing(str(index_dir))
+    path = index_dir / VERSIONS / version
+    if not (path / "manifest.json").exists():
+        raise IndexMissing(f"{path} is incomplete")
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    with open(path / "chunks.jsonl", encoding="utf-8") as fh:
+        chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
+    vectors = faiss.read_index(str(path / "vectors.faiss"))
+    bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if chunks else bm25s.BM25()
+    links = json.loads((path / "links.json").read_text(encoding="utf-8"))
+    return IndexSnapshot(version, path, manifest, chunks, vectors, bm25, links)
