@@ -24,6 +24,10 @@ _NOTICE_HEADINGS = [
     re.compile(r"^[（(]\d{1,2}[）)]"),
 ]
 _PENALTY_CHAPTER = re.compile(r"法律责任|罚则")
+# A sanction in the article itself, for documents without a 法律责任/罚则 chapter.
+_SANCTION = re.compile(
+    r"(?:处|并处)[^。；]{0,40}罚款|吊销[^。；]{0,12}(?:证|执照)|给予[^。；]{0,8}处分|责令停产停业整顿"
+)
 _BODY_END = "。；;：:！？"
 
 
@@ -177,12 +181,18 @@ def _parse_articles(lines: list[str], title: str) -> list[Chunk]:
 def _make_article_chunks(
     title: str, chapter: str, label: str, number: int | None, lines: list[str]
 ) -> list[Chunk]:
-    penalty = bool(_PENALTY_CHAPTER.search(chapter))
     text = "\n".join(lines)
+    penalty = bool(_PENALTY_CHAPTER.search(chapter)) or (
+        not _has_chapter_structure(chapter) and bool(_SANCTION.search(text))
+    )
     base = dict(doc=title, label=label, chapter=chapter, article_no=number, penalty=penalty)
     if len(text) <= MAX_CHUNK_CHARS:
         return [Chunk(text=text, **base)]
     return [Chunk(text=part, part=i, **base) for i, part in enumerate(split_long(lines), start=1)]
+
+
+def _has_chapter_structure(chapter: str) -> bool:
+    return "章" in chapter
 
 
 def split_long(lines: list[str], limit: int = MAX_CHUNK_CHARS) -> list[str]:

@@ -16,6 +16,7 @@ class Glossary:
     local_cues: list[str] = field(default_factory=list)
     national_cues: list[str] = field(default_factory=list)
     penalty_cues: list[str] = field(default_factory=list)
+    definition_cues: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path | None) -> Glossary:
@@ -30,6 +31,7 @@ class Glossary:
             local_cues=[str(x) for x in regions.get("local") or []],
             national_cues=[str(x) for x in regions.get("national") or []],
             penalty_cues=[str(x) for x in data.get("penalty_cues") or []],
+            definition_cues=[str(x) for x in data.get("definition_cues") or []],
         )
 
     def vocabulary(self) -> set[str]:
@@ -62,3 +64,6 @@ class Glossary:
 
     def has_penalty_cue(self, text: str) -> bool:
         return any(cue in text for cue in self.penalty_cues)
+
+    def has_definition_cue(self, text: str) -> bool:
+        return any(cue in text for cue in self.definition_cues)

@@ -54,6 +54,16 @@ def make_tokenizer(glossary: Glossary, titles: list[str] = ()) -> Tokenizer:  # 
     return Tokenizer(sorted(glossary.vocabulary() | set(titles)))
 
 
+def parser_digest() -> str:
+    """Fingerprint of the ingestion code: parsed documents are reused only if it is unchanged."""
+    import bot.ingest as ingest_package
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(ingest_package.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def glossary_digest(glossary: Glossary) -> str:
     data = json.dumps(sorted(glossary.vocabulary()), ensure_ascii=False).encode()
     return hashlib.sha256(data).hexdigest()[:16]
@@ -88,7 +98,7 @@ def _previous_documents(index_dir: Path) -> tuple[dict[str, dict], dict[str, lis
                 chunks_by_doc.setdefault(chunk.doc, []).append(chunk)
     except (OSError, ValueError, TypeError):
         return {}, {}
-    if manifest.get("schema") != SCHEMA:
+    if manifest.get("schema") != SCHEMA or manifest.get("parser") != parser_digest():
         return {}, {}
     docs = {d["path"]: d for d in manifest.get("documents", [])}
     return docs, chunks_by_doc
@@ -173,7 +183,9 @@ def build_index(
             "version": name,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "embedder": {"id": embedder.id, "dim": embedder.dim},
+            "parser": parser_digest(),
             "glossary": glossary_digest(glossary),
+            "sources": [str(p) for p in paths],
             "documents": [d.meta() for d in documents],
             "errors": [{"path": p, "reason": r} for p, r in errors],
             "chunks": len(chunks),

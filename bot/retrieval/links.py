@@ -39,13 +39,12 @@ def explicit_refs(chunk: Chunk) -> list[int]:
 
 def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str]]:
     """Map chunk id -> linked chunk ids: penalty -> duties and duty -> penalties."""
-    links: dict[str, list[str]] = {}
+    weighted: dict[str, dict[str, float]] = {}
 
-    def add(a: str, b: str) -> None:
+    def add(a: str, b: str, weight: float) -> None:
         if a != b:
-            links.setdefault(a, [])
-            if b not in links[a]:
-                links[a].append(b)
+            row = weighted.setdefault(a, {})
+            row[b] = max(row.get(b, 0.0), weight)
 
     by_doc: dict[str, list[int]] = {}
     for i, chunk in enumerate(chunks):
@@ -61,7 +60,7 @@ def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str
         retriever = bm25s.BM25()
         retriever.index([tokenizer.tokens(chunks[i].text) or ["∅"] for i in duties], show_progress=False)
         for p in penalties:
-            refs = [i for n in explicit_refs(chunks[p]) for i in by_number.get(n, [])]
+            refs = [(i, 1e9) for n in explicit_refs(chunks[p]) for i in by_number.get(n, [])]
             if not refs:
                 query = [t for t in tokenizer.tokens(_BOILERPLATE.sub(" ", chunks[p].text))
                          if t in retriever.vocab_dict]
@@ -71,8 +70,10 @@ def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str
                 best = int(np.argmax(scores))
                 if scores[best] <= 0:
                     continue
-                refs = [duties[j] for j in np.argsort(-scores)[:2] if scores[j] >= 0.85 * scores[best]]
-            for d in refs:
-                add(chunks[p].id, chunks[d].id)
-                add(chunks[d].id, chunks[p].id)
-    return links
+                refs = [(duties[j], float(scores[j])) for j in np.argsort(-scores)[:2]
+                        if scores[j] >= 0.85 * scores[best]]
+            for d, weight in refs:
+                add(chunks[p].id, chunks[d].id, weight)
+                add(chunks[d].id, chunks[p].id, weight)
+    # Strongest link first: a duty's first penalty is the one that describes its breach most closely.
+    return {a: sorted(row, key=lambda b: -row[b]) for a, row in weighted.items()}

@@ -21,6 +21,7 @@ class QueryPlan:
     docs: list[str] = field(default_factory=list)  # titles the question names
     refs: list[tuple[str | None, str]] = field(default_factory=list)  # (title or None, 第X条)
     penalty: bool = False
+    definition: bool = False
     region: str | None = None  # "local" or "national"
 
     @property
@@ -101,4 +102,5 @@ def analyse(text: str, names: DocumentNames, glossary: Glossary) -> QueryPlan:
             title = before[-1] if before else (plan.docs[0] if len(plan.docs) == 1 else None)
         plan.refs.append((title, label))
     plan.penalty = glossary.has_penalty_cue(text)
+    plan.definition = glossary.has_definition_cue(text)
     return plan

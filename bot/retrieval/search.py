@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
 import numpy as np
 
 from bot.ingest.models import Chunk
 from bot.retrieval.embedders import Embedder
 from bot.retrieval.glossary import Glossary
-from bot.retrieval.indexer import make_tokenizer
+from bot.retrieval.indexer import make_tokenizer, search_text
 from bot.retrieval.query import DocumentNames, QueryPlan, analyse
 from bot.retrieval.store import IndexSnapshot
+
+_DEFINES = re.compile(r"所称|是指|系指|本(?:法|条例|规定|办法)所指")
 
 
 @dataclass(frozen=True)
 class Weights:
     """How the signals are combined. Defaults measured on the development questions."""
 
-    bm25: float = 0.3
-    dense: float = 0.7
+    bm25: float = 0.4
+    dense: float = 0.6
     named_doc: float = 0.15  # the question names the document
     region: float = 0.05  # 广东… / 国家… cue and the document's jurisdiction agree
     penalty: float = 0.10  # consequence question and a 法律责任/罚则 article
-    link: float = 0.9  # share of a linked article's score that a penalty (or duty) article inherits
+    definition: float = 0.20  # "what is / what counts as" question and a defining article
+    link: float = 1.0  # share of a linked article's score that a penalty (or duty) article inherits
     reference: float = 10.0  # an explicit 第X条 reference
 
 
@@ -42,6 +47,17 @@ class Hit:
     @property
     def label(self) -> str:
         return self.chunk.label
+
+
+@dataclass
+class SearchResult:
+    """Ranked articles and the raw signals the abstention decision needs."""
+
+    plan: QueryPlan
+    hits: list[Hit]
+    best_cosine: float = 0.0  # raw cosine of the best chunk by the dense model
+    coverage: float = 0.0  # share of the question's words found in the best article
+    known_words: float = 0.0  # share of the question's words that the corpus or glossary knows
 
 
 class Retriever:
@@ -63,6 +79,7 @@ class Retriever:
         self.tokenizer = make_tokenizer(glossary, titles)
         chunks = snapshot.chunks
         self._penalty = np.array([c.penalty for c in chunks], dtype=bool)
+        self._defines = np.array([bool(_DEFINES.search(c.text)) for c in chunks], dtype=bool)
         self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
         self._doc_ids = {t: i for i, t in enumerate(titles)}
         self._chunk_doc = np.array([self._doc_ids.get(c.doc, -1) for c in chunks])
@@ -78,13 +95,43 @@ class Retriever:
     def plan(self, question: str) -> QueryPlan:
         return analyse(question, self.names, self.glossary)
 
-    def search(self, question: str, k: int = 10, plan: QueryPlan | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` best articles for ``question``, best first."""
+        return self.retrieve(question, k).hits
+
+    def retrieve(self, question: str, k: int = 10) -> SearchResult:
+        """Ranked articles with the signals of how well the best one matches."""
+        plan = self.plan(question)
+        if not self.snapshot.chunks:
+            return SearchResult(plan, [])
+        scores, dense = self._scores(plan)
+        hits = self._rank(scores, k)
+        words = [t for t in self.tokenizer.tokens(question) if len(t) >= 2]
+        vocab = self.snapshot.bm25.vocab_dict
+        glossary_words = set(self.glossary.terms)
+        known = [w for w in words if w in vocab or any(w in g or g in w for g in glossary_words)]
+        best_text = self.tokenizer.tokens(" ".join(
+            search_text(self.snapshot.chunks[i]) for i in hits[0].positions)) if hits else []
+        best_set = set(best_text)
+        expanded = set(self.tokenizer.tokens(plan.expanded_text))
+        covered = [w for w in expanded if w in best_set]
+        return SearchResult(
+            plan=plan,
+            hits=hits,
+            best_cosine=float(dense.max()) if len(dense) else 0.0,
+            coverage=len(covered) / len(expanded) if expanded else 0.0,
+            known_words=len(known) / len(words) if words else 0.0,
+        )
+
+    def linked_positions(self, positions: list[int]) -> list[int]:
+        """Chunks linked (duty <-> penalty) to any of ``positions``, in link order."""
+        out: list[int] = []
+        for p in positions:
+            out.extend(j for j in self._links[p] if j not in out)
+        return out
+
+    def _rank(self, scores: np.ndarray, k: int) -> list[Hit]:
         chunks = self.snapshot.chunks
-        if not chunks:
-            return []
-        plan = plan or self.plan(question)
-        scores = self.scores(plan)
         order = np.argsort(-scores)
         hits: dict[tuple[str, str], Hit] = {}
         for i in order:
@@ -98,8 +145,8 @@ class Retriever:
             hits[key] = Hit(chunk=chunk, score=float(scores[i]), positions=[int(i)])
         return list(hits.values())[:k]
 
-    def scores(self, plan: QueryPlan) -> np.ndarray:
-        """Combined score of every chunk for a planned query."""
+    def _scores(self, plan: QueryPlan) -> tuple[np.ndarray, np.ndarray]:
+        """Combined score of every chunk for a planned query, and the raw dense cosines."""
         w = self.weights
         text = plan.expanded_text
         tokens = [t for t in self.tokenizer.tokens(text) if t in self.snapshot.bm25.vocab_dict]
@@ -108,9 +155,9 @@ class Retriever:
         if bm25.max() > 0:
             bm25 = bm25 / bm25.max()
         query_vector = self.embedder.embed_queries([text])[0]
-        dense = self._matrix @ query_vector
-        spread = dense.max() - dense.min()
-        dense = (dense - dense.min()) / spread if spread > 0 else np.zeros_like(dense)
+        cosine = self._matrix @ query_vector
+        spread = cosine.max() - cosine.min()
+        dense = (cosine - cosine.min()) / spread if spread > 0 else np.zeros_like(cosine)
         scores = w.bm25 * bm25 + w.dense * dense
 
         for title in plan.docs:
@@ -121,6 +168,8 @@ class Retriever:
             scores = scores + w.region * self._local
         elif plan.region == "national":
             scores = scores + w.region * ~self._local
+        if plan.definition:
+            scores = scores + w.definition * self._defines
         if plan.penalty:
             scores = scores + w.penalty * self._penalty
             inherited = scores.copy()
@@ -133,4 +182,4 @@ class Retriever:
             for (doc, art), positions in self.snapshot.by_article.items():
                 if art == label and (title is None or doc == title):
                     scores[positions] += w.reference
-        return scores
+        return scores, cosine

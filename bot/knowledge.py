@@ -1,0 +1,91 @@
+"""The knowledge base a front end talks to: index lifecycle and a hot-swappable retriever."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from bot.answers import Answer, Composer
+from bot.config import Settings
+from bot.retrieval.embedders import Embedder, make_embedder
+from bot.retrieval.glossary import Glossary
+from bot.retrieval.indexer import BuildReport, Progress, build_index
+from bot.retrieval.search import Retriever
+from bot.retrieval.store import IndexMissing, current_version, load_snapshot
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    """Owns the embedder, the glossary and the retriever of the index version being served.
+
+    ``retriever`` follows the index directory's CURRENT pointer, so a re-index by another process
+    (or another thread) is picked up on the next question without a restart.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.glossary = Glossary.load(settings.glossary_path)
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings.embedder)
+        return self._embedder
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    def has_index(self) -> bool:
+        return current_version(self.index_dir) is not None
+
+    def retriever(self) -> Retriever:
+        """The retriever of the current index version (loaded, or reloaded after a switch)."""
+        version = current_version(self.index_dir)
+        current = self._retriever
+        if current is not None and current.snapshot.version == version:
+            return current
+        with self._lock:
+            if self._retriever is None or self._retriever.snapshot.version != version:
+                snapshot = load_snapshot(self.index_dir, version)
+                self._retriever = Retriever(snapshot, self.embedder, self.glossary)
+                log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
+            return self._retriever
+
+    def answer(self, question: str, full: bool = False) -> Answer:
+        """Retrieve and compose the reply to one question."""
+        retriever = self.retriever()
+        result = retriever.retrieve(question, k=10)
+        return Composer(retriever).compose(question, result, full=full)
+
+    def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
+        """Build the index from the configured knowledge directories when none exists yet."""
+        if self.has_index():
+            try:
+                self.retriever()
+                return None
+            except (IndexMissing, ValueError) as exc:
+                log.warning("index unusable (%s); rebuilding", exc)
+        return self.reindex(None, progress)
+
+    def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
+        """Index ``paths`` (default: the knowledge directories) into a new version and serve it."""
+        self.glossary = Glossary.load(self.settings.glossary_path)
+        targets = list(paths) if paths else list(self.settings.knowledge_dirs)
+        report = build_index(targets, self.index_dir, self.embedder, self.glossary, progress)
+        self._retriever = None
+        self.retriever()
+        return report
+
+    def indexed_paths(self) -> list[Path]:
+        """Folders and files the served index was built from (for an admin re-index)."""
+        try:
+            snapshot = self.retriever().snapshot
+        except IndexMissing:
+            return list(self.settings.knowledge_dirs)
+        return [Path(p) for p in snapshot.manifest.get("sources", [])] or list(self.settings.knowledge_dirs)
