@@ -1,7 +1,4 @@
-"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz] …``.
-
-With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
-"""
+"""Command line: ``python -m bot [index|ask|eval|chat] …``; with no command, the terminal chat."""
 
 from __future__ import annotations
 
@@ -106,6 +103,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal import run_chat
+
+    kb = _knowledge(settings)
+    run_chat(kb)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="质量通：建设工程质量法规问答助手")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志")
@@ -120,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="每个问题输出一行 JSON")
     p.add_argument("--full", action="store_true", help="给出条文全文")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="终端对话（无需 Telegram）")
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
     p.add_argument("files", nargs="+")
@@ -136,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     settings = load_settings()
     if args.command is None:
-        parser.print_help()
-        return 0
+        if settings.telegram_token:
+            print("提示：本版本尚未包含 Telegram 前端，先启动终端对话。", file=sys.stderr)
+        args = parser.parse_args(["chat"])
     started = time.perf_counter()
     code = int(args.func(args, settings) or 0)
     logging.getLogger(__name__).info("%s took %.2fs", args.command, time.perf_counter() - started)

@@ -87,7 +87,14 @@ def _join_title(lines: list[str], start: int) -> tuple[str, int]:
         if not line:
             i += 1
             continue
-        if not _is_heading_like(line) or any(p.match(line) for p in _NOTICE_HEADINGS) or _ARTICLE.match(line):
+        if (
+            not _is_heading_like(line)
+            or any(p.match(line) for p in _NOTICE_HEADINGS)
+            or _ARTICLE.match(line)
+            or _DIVISION.match(line)
+            or _DATE_IN_TEXT.search(line)
+            or line.startswith("<!--")
+        ):
             break
         if parts and (line.startswith(("各", "为")) or len("".join(parts)) > 80):
             break

@@ -74,6 +74,19 @@ def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str
                         if scores[j] >= 0.85 * scores[best]]
             for d, weight in refs:
                 add(chunks[p].id, chunks[d].id, weight)
-                add(chunks[d].id, chunks[p].id, weight)
-    # Strongest link first: a duty's first penalty is the one that describes its breach most closely.
+                add(chunks[d].id, chunks[p].id, 0.0)
+        # A duty's penalties, closest first: score the penalty clauses with the duty's own words.
+        stripped = bm25s.BM25()
+        stripped.index([tokenizer.tokens(_BOILERPLATE.sub(" ", chunks[p].text)) or ["∅"] for p in penalties],
+                       show_progress=False)
+        column = {chunks[p].id: j for j, p in enumerate(penalties)}
+        for d in duties:
+            row = weighted.get(chunks[d].id)
+            if not row:
+                continue
+            query = [t for t in tokenizer.tokens(chunks[d].text) if t in stripped.vocab_dict]
+            scores = stripped.get_scores(query) if query else np.zeros(len(penalties))
+            for penalty_id in row:
+                row[penalty_id] = float(scores[column[penalty_id]])
+    # Strongest link first.
     return {a: sorted(row, key=lambda b: -row[b]) for a, row in weighted.items()}
