@@ -233,7 +233,8 @@ def test_corpus_kinds_titles_and_penalty_chapters() -> None:
     assert all(c.penalty for c in quality.chunks if 57 <= (c.article_no or 0) <= 77)
     assert docs["中华人民共和国建筑法"].kind == "law"
     assert docs["广东省建设工程质量管理条例"].kind == "local_regulation"
-    assert docs["最高人民法院关于审理建设工程施工合同纠纷案件适用法律问题的解释（一）"].kind == "judicial_interpretation"
+    interpretation = "最高人民法院关于审理建设工程施工合同纠纷案件适用法律问题的解释（一）"
+    assert docs[interpretation].kind == "judicial_interpretation"
     plan = docs["广东省住房城乡建设系统贯彻落实《广东省建设质量强省2014—2015年行动计划》工作方案"]
     assert plan.kind == "notice"
     assert "2.推进施工质量精细化管理" in [c.label for c in plan.chunks]

@@ -59,7 +59,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(model, device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.id = f"st:{model}"
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix

@@ -41,7 +41,7 @@ class Glossary:
             for value in values:
                 words.update(w for w in re.split(r"[、，,\s]", value) if len(w) >= 2)
                 words.add(value)
-        for title, aliases in self.documents.items():
+        for aliases in self.documents.values():
             words.update(aliases)
         return {w for w in words if 2 <= len(w) <= 20}
 

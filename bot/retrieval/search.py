@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +29,8 @@ class Weights:
     definition: float = 0.20  # "what is / what counts as" question and a defining article
     link: float = 1.0  # share of a linked article's score that a penalty (or duty) article inherits
     reference: float = 10.0  # an explicit 第X条 reference
+    dense_terms: int = 3  # glossary terms added to the text the encoder sees (all go to BM25)
+    secondary: float = 0.15  # training notes rank below the official texts they paraphrase
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Retriever:
         self.tokenizer = make_tokenizer(glossary, titles)
         chunks = snapshot.chunks
         self._penalty = np.array([c.penalty for c in chunks], dtype=bool)
+        self._secondary = np.array([c.kind == "training" for c in chunks], dtype=bool)
         self._defines = np.array([bool(_DEFINES.search(c.text)) for c in chunks], dtype=bool)
         self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
         self._doc_ids = {t: i for i, t in enumerate(titles)}
@@ -154,11 +156,12 @@ class Retriever:
         bm25 = np.asarray(bm25, dtype=np.float32)
         if bm25.max() > 0:
             bm25 = bm25 / bm25.max()
-        query_vector = self.embedder.embed_queries([text])[0]
+        # The encoder's cost grows with length: it sees the question and the first few statutory terms.
+        query_vector = self.embedder.embed_queries([" ".join([plan.text, *plan.expansions[:w.dense_terms]])])[0]
         cosine = self._matrix @ query_vector
         spread = cosine.max() - cosine.min()
         dense = (cosine - cosine.min()) / spread if spread > 0 else np.zeros_like(cosine)
-        scores = w.bm25 * bm25 + w.dense * dense
+        scores = w.bm25 * bm25 + w.dense * dense - w.secondary * self._secondary
 
         for title in plan.docs:
             doc_id = self._doc_ids.get(title)
