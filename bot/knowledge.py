@@ -81,11 +81,3 @@ class KnowledgeBase:
         self._retriever = None
         self.retriever()
         return report
-
-    def indexed_paths(self) -> list[Path]:
-        """Folders and files the served index was built from (for an admin re-index)."""
-        try:
-            snapshot = self.retriever().snapshot
-        except IndexMissing:
-            return list(self.settings.knowledge_dirs)
-        return [Path(p) for p in snapshot.manifest.get("sources", [])] or list(self.settings.knowledge_dirs)

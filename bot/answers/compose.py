@@ -157,7 +157,8 @@ class Composer:
         best = sorted((i for score, i in sorted(scored, reverse=True)[:2] if score > 0))
         if not best and sentences:
             best = [0]
-        quote = "".join(sentences[i] for i in best)
+        # Non-adjacent sentences are joined with …… so that each piece stays a verbatim quote.
+        quote = "".join(("……" if n and i != best[n - 1] + 1 else "") + sentences[i] for n, i in enumerate(best))
         limit = None if full else (MAIN_TEXT_CHARS if role == "main" else SIDE_QUOTE_CHARS)
         if role != "main" and not full:
             quote = _clip(quote, SIDE_QUOTE_CHARS)

@@ -50,7 +50,8 @@ def search_text(chunk: Chunk) -> str:
     return f"{chunk.doc} {chunk.chapter}\n{chunk.text}"
 
 
-def make_tokenizer(glossary: Glossary, titles: list[str] = ()) -> Tokenizer:  # type: ignore[assignment]
+def make_tokenizer(glossary: Glossary, titles: list[str]) -> Tokenizer:
+    """The tokenizer for BM25: jieba with the glossary's words and the document titles."""
     return Tokenizer(sorted(glossary.vocabulary() | set(titles)))
 
 
