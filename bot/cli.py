@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [index|ask|eval|chat] …``; with no command, the terminal chat."""
+"""Command line: ``python -m bot [index|ask|eval|chat|duties] …``; with no command, the terminal chat."""
 
 from __future__ import annotations
 
@@ -111,6 +111,18 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_duties(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answers.duties import render_duties
+
+    kb = _knowledge(settings)
+    duties = kb.duties(args.role)
+    if duties is None:
+        print(f"不认识的角色“{args.role}”。可选：" + "、".join(kb.glossary.roles), file=sys.stderr)
+        return 2
+    print(render_duties(duties, args.limit))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="质量通：建设工程质量法规问答助手")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志")
@@ -128,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="终端对话（无需 Telegram）")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("duties", help="列出某一角色的法定义务")
+    p.add_argument("role", help="如 施工单位、建设单位（甲方）、工程监理单位（监理）、检测机构、项目负责人")
+    p.add_argument("--limit", type=int, default=None, help="最多列出多少条")
+    p.set_defaults(func=cmd_duties)
 
     p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
     p.add_argument("files", nargs="+")

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from bot.answers import Answer, Composer
+from bot.answers.duties import DutyList, extract_duties
 from bot.config import Settings
 from bot.retrieval.embedders import Embedder, make_embedder
 from bot.retrieval.glossary import Glossary
@@ -30,6 +31,7 @@ class KnowledgeBase:
         self.glossary = Glossary.load(settings.glossary_path)
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
+        self._duties: dict[tuple[str, str], DutyList] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -62,6 +64,18 @@ class KnowledgeBase:
         retriever = self.retriever()
         result = retriever.retrieve(question, k=10)
         return Composer(retriever).compose(question, result, full=full)
+
+    def duties(self, role_text: str) -> DutyList | None:
+        """Obligations on a role (甲方, 监理, 施工单位 …); None when the role is not known."""
+        role = self.glossary.resolve_role(role_text)
+        if role is None:
+            return None
+        retriever = self.retriever()
+        key = (retriever.snapshot.version, role)
+        if key not in self._duties:
+            self._duties = {k: v for k, v in self._duties.items() if k[0] == key[0]}
+            self._duties[key] = extract_duties(retriever, role)
+        return self._duties[key]
 
     def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
         """Build the index from the configured knowledge directories when none exists yet."""

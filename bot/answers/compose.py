@@ -17,16 +17,18 @@ _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 class Abstention:
     """When the best article is too weak to present as an answer.
 
-    relevance = (best cosine − cos_floor) / cos_scale + coverage, answered when ≥ threshold.
-    Calibrated for the default embedder on the development questions (answerable=false ones).
+    relevance = (best cosine − cos_floor) / cos_scale + coverage_weight × coverage, answered when ≥ threshold.
+    Calibrated for the default embedder on the development questions (answerable=false ones), with the
+    threshold between the best-scoring unanswerable and the worst-scoring answerable question.
     """
 
     cos_floor: float = 0.88
     cos_scale: float = 0.05
-    threshold: float = 0.75
+    coverage_weight: float = 1.5
+    threshold: float = 0.70
 
     def relevance(self, result: SearchResult) -> float:
-        return (result.best_cosine - self.cos_floor) / self.cos_scale + result.coverage
+        return (result.best_cosine - self.cos_floor) / self.cos_scale + self.coverage_weight * result.coverage
 
     def answered(self, result: SearchResult) -> bool:
         if not result.hits:

@@ -17,6 +17,7 @@ class Glossary:
     national_cues: list[str] = field(default_factory=list)
     penalty_cues: list[str] = field(default_factory=list)
     definition_cues: list[str] = field(default_factory=list)
+    roles: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> Glossary:
@@ -32,6 +33,7 @@ class Glossary:
             national_cues=[str(x) for x in regions.get("national") or []],
             penalty_cues=[str(x) for x in data.get("penalty_cues") or []],
             definition_cues=[str(x) for x in data.get("definition_cues") or []],
+            roles={str(k): [str(v) for v in vs or []] for k, vs in (data.get("roles") or {}).items()},
         )
 
     def vocabulary(self) -> set[str]:
@@ -60,6 +62,32 @@ class Glossary:
                         if value not in found and value not in text:
                             found.append(value)
                 start = text.find(term, start + 1)
+        return found
+
+    def resolve_role(self, text: str) -> str | None:
+        """The role a text names: a role name, one of its aliases, or jargon that maps to one (监理, 甲方)."""
+        text = text.strip()
+        for role, aliases in self.roles.items():
+            if text == role or text in aliases:
+                return role
+        candidates = [text, *self.terms.get(text, [])]
+        for candidate in candidates:
+            for role, aliases in self.roles.items():
+                if candidate == role or candidate in aliases:
+                    return role
+        return None
+
+    def roles_in(self, text: str) -> list[str]:
+        """Roles named in a question, jargon included (我是监理 -> 工程监理单位)."""
+        found: list[str] = []
+        for role, aliases in self.roles.items():
+            if any(a in text for a in [role, *aliases]):
+                found.append(role)
+        for term in sorted(self.terms, key=len, reverse=True):
+            if term in text:
+                role = self.resolve_role(term)
+                if role and role not in found:
+                    found.append(role)
         return found
 
     def has_penalty_cue(self, text: str) -> bool:

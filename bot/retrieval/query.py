@@ -22,6 +22,7 @@ class QueryPlan:
     refs: list[tuple[str | None, str]] = field(default_factory=list)  # (title or None, 第X条)
     penalty: bool = False
     definition: bool = False
+    roles: list[str] = field(default_factory=list)  # parties the question names (我是监理 -> 工程监理单位)
     region: str | None = None  # "local" or "national"
 
     @property
@@ -103,4 +104,5 @@ def analyse(text: str, names: DocumentNames, glossary: Glossary) -> QueryPlan:
         plan.refs.append((title, label))
     plan.penalty = glossary.has_penalty_cue(text)
     plan.definition = glossary.has_definition_cue(text)
+    plan.roles = glossary.roles_in(text)
     return plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from bot.retrieval.embedders import Embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.indexer import make_tokenizer, search_text
 from bot.retrieval.query import DocumentNames, QueryPlan, analyse
+from bot.retrieval.roles import RoleMatcher
 from bot.retrieval.store import IndexSnapshot
 
 _DEFINES = re.compile(r"所称|是指|系指|本(?:法|条例|规定|办法)所指")
@@ -29,7 +31,8 @@ class Weights:
     definition: float = 0.20  # "what is / what counts as" question and a defining article
     link: float = 1.0  # share of a linked article's score that a penalty (or duty) article inherits
     reference: float = 10.0  # an explicit 第X条 reference
-    dense_terms: int = 3  # glossary terms added to the text the encoder sees (all go to BM25)
+    role: float = 0.05  # the question names a party and the article places a duty on it
+    dense_terms: int = 0  # glossary terms added to the text the encoder sees (all go to BM25)
     secondary: float = 0.15  # training notes rank below the official texts they paraphrase
 
 
@@ -57,8 +60,7 @@ class SearchResult:
     plan: QueryPlan
     hits: list[Hit]
     best_cosine: float = 0.0  # raw cosine of the best chunk by the dense model
-    coverage: float = 0.0  # share of the question's words found in the best article
-    known_words: float = 0.0  # share of the question's words that the corpus or glossary knows
+    coverage: float = 0.0  # share of the question's words (expanded) found in the best article
 
 
 class Retriever:
@@ -80,6 +82,10 @@ class Retriever:
         self.tokenizer = make_tokenizer(glossary, titles)
         chunks = snapshot.chunks
         self._penalty = np.array([c.penalty for c in chunks], dtype=bool)
+        matcher = RoleMatcher(glossary.roles)
+        obliged = [{r for o in matcher.obligations(c.text) for r in o.roles} for c in chunks]
+        self._obliges = {role: np.array([role in roles for roles in obliged]) for role in glossary.roles}
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
         self._secondary = np.array([c.kind == "training" for c in chunks], dtype=bool)
         self._defines = np.array([bool(_DEFINES.search(c.text)) for c in chunks], dtype=bool)
         self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
@@ -106,23 +112,16 @@ class Retriever:
         plan = self.plan(question)
         if not self.snapshot.chunks:
             return SearchResult(plan, [])
-        scores, dense = self._scores(plan)
+        tokens = self.tokenizer.tokens(plan.expanded_text)
+        scores, cosine = self._scores(plan, tokens)
         hits = self._rank(scores, k)
-        words = [t for t in self.tokenizer.tokens(question) if len(t) >= 2]
-        vocab = self.snapshot.bm25.vocab_dict
-        glossary_words = set(self.glossary.terms)
-        known = [w for w in words if w in vocab or any(w in g or g in w for g in glossary_words)]
-        best_text = self.tokenizer.tokens(" ".join(
-            search_text(self.snapshot.chunks[i]) for i in hits[0].positions)) if hits else []
-        best_set = set(best_text)
-        expanded = set(self.tokenizer.tokens(plan.expanded_text))
-        covered = [w for w in expanded if w in best_set]
+        best = set(self.tokenizer.tokens(" ".join(search_text(self.snapshot.chunks[i]) for i in hits[0].positions)))
+        wanted = set(tokens)
         return SearchResult(
             plan=plan,
             hits=hits,
-            best_cosine=float(dense.max()) if len(dense) else 0.0,
-            coverage=len(covered) / len(expanded) if expanded else 0.0,
-            known_words=len(known) / len(words) if words else 0.0,
+            best_cosine=float(cosine.max()),
+            coverage=len(wanted & best) / len(wanted) if wanted else 0.0,
         )
 
     def linked_positions(self, positions: list[int]) -> list[int]:
@@ -134,30 +133,33 @@ class Retriever:
 
     def _rank(self, scores: np.ndarray, k: int) -> list[Hit]:
         chunks = self.snapshot.chunks
-        order = np.argsort(-scores)
+        # Parts of one article share its label: take enough candidates to fill k distinct articles.
+        depth = min(len(scores), 4 * k + 20)
+        candidates = np.argpartition(-scores, depth - 1)[:depth]
         hits: dict[tuple[str, str], Hit] = {}
-        for i in order:
+        for i in candidates[np.argsort(-scores[candidates])]:
             chunk = chunks[int(i)]
             key = (chunk.doc, chunk.label)
-            if key in hits:
-                hits[key].positions.append(int(i))
-                continue
-            if len(hits) >= k:
-                continue
-            hits[key] = Hit(chunk=chunk, score=float(scores[i]), positions=[int(i)])
-        return list(hits.values())[:k]
+            if key not in hits:
+                positions = sorted(self.snapshot.by_article[key], key=lambda p: -scores[p])
+                hits[key] = Hit(chunk=chunk, score=float(scores[i]), positions=positions)
+                if len(hits) == k:
+                    break
+        return list(hits.values())
 
-    def _scores(self, plan: QueryPlan) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, plan: QueryPlan, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Combined score of every chunk for a planned query, and the raw dense cosines."""
         w = self.weights
-        text = plan.expanded_text
-        tokens = [t for t in self.tokenizer.tokens(text) if t in self.snapshot.bm25.vocab_dict]
-        bm25 = self.snapshot.bm25.get_scores(tokens) if tokens else np.zeros(len(self.snapshot.chunks))
+        # The encoder's cost grows with length: it sees the question and the first few statutory terms.
+        # It runs in a worker thread (the C engine releases the GIL) while BM25 is computed here.
+        encoder_text = " ".join([plan.text, *plan.expansions[: w.dense_terms]])
+        future = self._encoder.submit(self.embedder.embed_queries, [encoder_text])
+        known = [t for t in tokens if t in self.snapshot.bm25.vocab_dict]
+        bm25 = self.snapshot.bm25.get_scores(known) if known else np.zeros(len(self.snapshot.chunks))
         bm25 = np.asarray(bm25, dtype=np.float32)
         if bm25.max() > 0:
             bm25 = bm25 / bm25.max()
-        # The encoder's cost grows with length: it sees the question and the first few statutory terms.
-        query_vector = self.embedder.embed_queries([" ".join([plan.text, *plan.expansions[:w.dense_terms]])])[0]
+        query_vector = future.result()[0]
         cosine = self._matrix @ query_vector
         spread = cosine.max() - cosine.min()
         dense = (cosine - cosine.min()) / spread if spread > 0 else np.zeros_like(cosine)
@@ -171,6 +173,9 @@ class Retriever:
             scores = scores + w.region * self._local
         elif plan.region == "national":
             scores = scores + w.region * ~self._local
+        for role in plan.roles:
+            if role in self._obliges:
+                scores = scores + w.role * self._obliges[role]
         if plan.definition:
             scores = scores + w.definition * self._defines
         if plan.penalty:

@@ -1,0 +1,105 @@
+"""Who an article obliges: the parties named as the subject of 应当/必须/不得 … sentences."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MODAL = re.compile(r"应当|必须|不得|禁止|严禁|不准|有权|负责")
+_ITEM = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
+_SENTENCE = re.compile(r"[^。！？]+[。！？]?")
+# 勘察、设计、施工、工程监理单位 -> each party of the enumeration
+_ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]{2,6}、)+[\u4e00-\u9fff]{2,8}(?:单位|机构))")
+
+
+_OBJECT_MARKERS = ("设立", "发现", "向", "与", "给", "对", "由", "委托", "要求")
+_OTHER_SUBJECTS = ("由", "部门", "机关", "人民政府", "机构对")
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One sentence (or item) that places a duty on ``roles``."""
+
+    roles: tuple[str, ...]
+    text: str
+
+
+class RoleMatcher:
+    """Finds the roles named before the modal verb of a sentence."""
+
+    def __init__(self, roles: dict[str, list[str]]) -> None:
+        self.roles = roles
+        self._aliases = sorted(
+            ((alias, role) for role, aliases in roles.items() for alias in {role, *aliases}),
+            key=lambda pair: len(pair[0]), reverse=True,
+        )
+
+    def named(self, text: str) -> tuple[str, ...]:
+        """Roles named in ``text`` (longest alias first, no overlapping matches)."""
+        return tuple(role for role, _, _ in self._matches(text))
+
+    def subjects(self, prefix: str) -> tuple[str, ...]:
+        """Roles that are the subject of the clause ``prefix`` leads into (the text before 应当/不得 …).
+
+        A role is not the subject when it is the object of 设立/向/与/由…, or when an authority (部门, 机关)
+        or 由 stands between it and the modal verb.
+        """
+        expanded = _ENUMERATION.sub(lambda m: self._expand(m.group(1)), prefix)
+        out = []
+        for role, start, end in self._matches(prefix):
+            before = expanded[max(0, start - 2): start]
+            after = expanded[end:]
+            if any(w in before for w in _OBJECT_MARKERS) or any(w in after for w in _OTHER_SUBJECTS):
+                continue
+            out.append(role)
+        return tuple(out)
+
+    def _matches(self, text: str) -> list[tuple[str, int, int]]:
+        expanded = _ENUMERATION.sub(lambda m: self._expand(m.group(1)), text)
+        taken = [False] * len(expanded)
+        found: list[tuple[str, int, int]] = []
+        for alias, role in self._aliases:
+            start = expanded.find(alias)
+            while start != -1:
+                span = range(start, start + len(alias))
+                if not any(taken[i] for i in span):
+                    for i in span:
+                        taken[i] = True
+                    if role not in [f[0] for f in found]:
+                        found.append((role, start, start + len(alias)))
+                start = expanded.find(alias, start + 1)
+        return sorted(found, key=lambda f: f[1])
+
+    @staticmethod
+    def _expand(enumeration: str) -> str:
+        parts = enumeration.split("、")
+        suffix = "单位" if parts[-1].endswith("单位") else "机构"
+        return "、".join(p if p.endswith(suffix) else p + suffix for p in parts)
+
+    def obligations(self, article: str) -> list[Obligation]:
+        """Sentences and items of an article with the roles they oblige."""
+        out: list[Obligation] = []
+        lead_roles: tuple[str, ...] = ()
+        for paragraph in article.split("\n"):
+            paragraph = paragraph.strip()
+            if not paragraph:
+                continue
+            if _ITEM.match(paragraph):
+                if lead_roles:
+                    out.append(Obligation(lead_roles, paragraph))
+                continue
+            lead_roles = ()
+            previous: tuple[str, ...] = ()
+            for sentence in _SENTENCE.findall(paragraph):
+                match = MODAL.search(sentence)
+                if not match:
+                    continue
+                roles = self.subjects(sentence[: match.start()]) or (previous if match.start() < 4 else ())
+                if roles:
+                    out.append(Obligation(roles, sentence.strip()))
+                    previous = roles
+            if paragraph.endswith(("：", ":")):
+                match = MODAL.search(paragraph) or re.search(r"承担下列|履行下列|有下列", paragraph)
+                if match:
+                    lead_roles = self.subjects(paragraph[: match.start()])
+        return out
