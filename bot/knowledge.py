@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.answers import Answer, Composer
 from bot.answers.duties import DutyList, extract_duties
+from bot.answers.llm import LLMPhraser
 from bot.config import Settings
 from bot.retrieval.embedders import Embedder, make_embedder
 from bot.retrieval.glossary import Glossary
@@ -32,6 +33,10 @@ class KnowledgeBase:
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
         self._duties: dict[tuple[str, str], DutyList] = {}
+        self._llm: LLMPhraser | None = None
+        if settings.llm_base_url and settings.llm_model:
+            self._llm = LLMPhraser(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
+                                   settings.llm_timeout)
 
     @property
     def embedder(self) -> Embedder:
@@ -60,10 +65,15 @@ class KnowledgeBase:
             return self._retriever
 
     def answer(self, question: str, full: bool = False) -> Answer:
-        """Retrieve and compose the reply to one question."""
+        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured)."""
         retriever = self.retriever()
         result = retriever.retrieve(question, k=10)
-        return Composer(retriever).compose(question, result, full=full)
+        answer = Composer(retriever).compose(question, result, full=full)
+        if self._llm is None or full or not answer.answered:
+            return answer
+        snapshot = retriever.snapshot
+        articles = {(h.doc, h.label): snapshot.article_text(h.doc, h.label) for h in result.hits[:5]}
+        return self._llm.phrase(answer, retriever.names, articles)
 
     def duties(self, role_text: str) -> DutyList | None:
         """Obligations on a role (甲方, 监理, 施工单位 …); None when the role is not known."""

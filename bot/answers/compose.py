@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.retrieval.search import Hit, Retriever, SearchResult
 
 MAX_ANSWER_CHARS = 1500
+EXTRACTIVE_NOTE = "（以上为法规原文摘录）"
 MAIN_TEXT_CHARS = 560
 SIDE_QUOTE_CHARS = 220
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
@@ -107,7 +108,7 @@ class Composer:
         sections = [self._section("main", result.hits[0], terms, full)]
         for role, hit in self._companions(result):
             sections.append(self._section(role, hit, terms, False))
-        text = render_plain(sections, full)
+        text = render_plain(sections, full) + "\n" + EXTRACTIVE_NOTE
         return Answer(question, True, sections, citations, text)
 
     def _terms(self, result: SearchResult) -> list[str]:
@@ -227,6 +228,7 @@ def render_plain(sections: list[AnswerSection], full: bool = False) -> str:
         else:
             parts.append(f"【{heading}】{section.citation}：“{section.quote}”")
     text = "\n".join(parts)
-    if not full and len(text) > MAX_ANSWER_CHARS:
-        text = text[: MAX_ANSWER_CHARS - 1] + "…"
+    limit = MAX_ANSWER_CHARS - len(EXTRACTIVE_NOTE) - 1
+    if not full and len(text) > limit:
+        text = text[: limit - 1] + "…"
     return text
