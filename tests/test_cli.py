@@ -70,3 +70,15 @@ def test_default_embedder_does_not_import_torch(env_for) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_for, cwd=ROOT)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_terminal_chat_runs_the_same_dialogue(env_for, tmp_path: Path) -> None:
+    env = dict(env_for, BOT_DB_PATH=str(tmp_path / "chat.db"))
+    lines = ["/start", "施工单位", "质量员", "商品混凝土送到工地，施工单位自己还要检验吗？", "原文", "/foo", "/quit"]
+    result = _run(["chat"], env, "\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "可选：建设单位" in out and "已记住：施工单位·质量员" in out
+    assert "【依据：《建设工程质量管理条例》第二十九条（第四章 施工单位的质量责任和义务）】" in out
+    assert "未经检验或者检验不合格的，不得使用" in out
+    assert "未知命令 /foo" in out

@@ -1,0 +1,102 @@
+"""Structured replies and their two renderings: Telegram HTML and plain terminal text."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+TELEGRAM_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str  # callback data (≤ 64 bytes)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph: ``heading`` (a citation line), ``quote`` (verbatim text) or ``text``."""
+
+    text: str
+    style: str = "text"
+    marks: tuple[str, ...] = ()  # words to emphasise inside a quote
+
+
+@dataclass
+class Attachment:
+    filename: str
+    data: bytes
+    caption: str = ""
+
+
+@dataclass
+class Reply:
+    blocks: list[Block] = field(default_factory=list)
+    buttons: list[list[Button]] = field(default_factory=list)
+    attachment: Attachment | None = None
+    edit: bool = False  # replace the message the button was pressed on (onboarding steps)
+
+    @classmethod
+    def text(cls, text: str, buttons: list[list[Button]] | None = None) -> Reply:
+        return cls([Block(text)], buttons or [])
+
+    def plain(self) -> str:
+        parts = []
+        for block in self.blocks:
+            if block.style == "heading":
+                parts.append(f"【{block.text}】")
+            elif block.style == "quote":
+                parts.append(f"“{block.text}”")
+            else:
+                parts.append(block.text)
+        return "\n".join(parts)
+
+    def html_chunks(self, limit: int = TELEGRAM_LIMIT) -> list[str]:
+        """HTML messages, every piece of text escaped, split at block (paragraph) boundaries."""
+        rendered = [_block_html(b) for b in self.blocks]
+        chunks: list[str] = []
+        current = ""
+        for piece in rendered:
+            for part in _split_long(piece, limit):
+                if current and len(current) + 1 + len(part) > limit:
+                    chunks.append(current)
+                    current = part
+                else:
+                    current = f"{current}\n{part}" if current else part
+        if current:
+            chunks.append(current)
+        return chunks or [""]
+
+
+def _block_html(block: Block) -> str:
+    text = html.escape(block.text)
+    if block.style == "heading":
+        return f"<b>{text}</b>"
+    if block.style == "quote":
+        marks = [re.escape(html.escape(m)) for m in sorted(block.marks, key=len, reverse=True) if m.strip()]
+        if marks:
+            text = re.sub("|".join(marks), lambda m: f"<b>{m.group(0)}</b>", text)
+        return f"<blockquote>{text}</blockquote>"
+    return text
+
+
+def _split_long(piece: str, limit: int) -> list[str]:
+    """A block longer than a message: cut at line breaks, else hard, never inside a tag."""
+    if len(piece) <= limit:
+        return [piece]
+    plain = piece.replace("<blockquote>", "").replace("</blockquote>", "").replace("<b>", "").replace("</b>", "")
+    out, current = [], ""
+    for line in plain.split("\n"):
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        if current and len(current) + 1 + len(line) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        out.append(current)
+    return out

@@ -1,0 +1,128 @@
+"""Records in SQLite (sqlite-utils, WAL, migrations): users, question log, feedback, processed updates."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("zhiliangtong")
+
+
+@migrations()
+def m001_users_questions_feedback(db: sqlite_utils.Database) -> None:
+    db["users"].create(
+        {"id": int, "name": str, "username": str, "unit": str, "role": str, "leaderboard": int,
+         "created_at": str, "updated_at": str},
+        pk="id",
+    )
+    db["questions"].create(
+        {"id": int, "user_id": int, "question": str, "answered": int, "mode": str, "top_doc": str,
+         "top_loc": str, "answer": str, "asked_at": str},
+        pk="id",
+    )
+    db["questions"].create_index(["user_id"])
+    db["feedback"].create(
+        {"question_id": int, "user_id": int, "vote": int, "question": str, "answer": str, "at": str},
+        pk=("question_id", "user_id"),
+    )
+    db["updates"].create({"update_id": int, "at": str}, pk="update_id")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A small interface over the records; safe to call from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.RLock()
+        with self._lock:
+            migrations.apply(self.db)
+
+    # users
+    def touch_user(self, user_id: int, name: str = "", username: str = "") -> dict:
+        with self._lock, self.db.conn:
+            existing = self.user(user_id)
+            if existing is None:
+                row = {"id": user_id, "name": name, "username": username, "unit": "", "role": "",
+                       "leaderboard": 1, "created_at": now(), "updated_at": now()}
+                self.db["users"].insert(row)
+                return row
+            if name and (name != existing["name"] or username != existing["username"]):
+                self.db["users"].update(user_id, {"name": name, "username": username, "updated_at": now()})
+                existing.update(name=name, username=username)
+            return existing
+
+    def user(self, user_id: int) -> dict | None:
+        rows = list(self.db.query("select * from users where id = ?", [user_id]))
+        return rows[0] if rows else None
+
+    def set_profile(self, user_id: int, **fields: object) -> None:
+        allowed = {k: v for k, v in fields.items() if k in {"unit", "role", "leaderboard"}}
+        with self._lock, self.db.conn:
+            self.db["users"].update(user_id, {**allowed, "updated_at": now()})
+
+    # questions and feedback
+    def log_question(self, user_id: int, question: str, answered: bool, mode: str, top_doc: str, top_loc: str,
+                     answer: str) -> int:
+        with self._lock, self.db.conn:
+            table = self.db["questions"].insert({
+                "user_id": user_id, "question": question, "answered": int(answered), "mode": mode,
+                "top_doc": top_doc, "top_loc": top_loc, "answer": answer, "asked_at": now(),
+            })
+            return int(table.last_pk)
+
+    def question(self, question_id: int) -> dict | None:
+        rows = list(self.db.query("select * from questions where id = ?", [question_id]))
+        return rows[0] if rows else None
+
+    def add_feedback(self, question_id: int, user_id: int, vote: int) -> bool:
+        """Store 👍 (1) or 👎 (-1); a second vote by the same user replaces the first."""
+        asked = self.question(question_id)
+        if asked is None:
+            return False
+        with self._lock, self.db.conn:
+            self.db["feedback"].upsert({
+                "question_id": question_id, "user_id": user_id, "vote": vote, "question": asked["question"],
+                "answer": asked["answer"], "at": now(),
+            }, pk=("question_id", "user_id"))
+        return True
+
+    # duplicated deliveries
+    def first_delivery(self, update_id: int) -> bool:
+        """True the first time an update id is seen; False for a redelivery."""
+        with self._lock, self.db.conn:
+            cursor = self.db.execute("insert or ignore into updates (update_id, at) values (?, ?)", [update_id, now()])
+            return cursor.rowcount == 1
+
+    def stats(self) -> dict[str, int]:
+        one = lambda sql: int(next(iter(self.db.execute(sql).fetchone()), 0) or 0)  # noqa: E731
+        return {
+            "users": one("select count(*) from users"),
+            "questions": one("select count(*) from questions"),
+            "unanswered": one("select count(*) from questions where answered = 0"),
+            "feedback_up": one("select count(*) from feedback where vote > 0"),
+            "feedback_down": one("select count(*) from feedback where vote < 0"),
+        }
+
+    def export_questions_csv(self) -> bytes:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "user_id", "asked_at", "question", "answered", "mode", "top_doc", "top_loc"])
+        for row in self.db.query("select * from questions order by id"):
+            writer.writerow([row["id"], row["user_id"], row["asked_at"], row["question"], row["answered"],
+                             row["mode"], row["top_doc"], row["top_loc"]])
+        return ("\ufeff" + buffer.getvalue()).encode("utf-8")

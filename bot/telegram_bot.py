@@ -1,0 +1,226 @@
+"""The Telegram adapter (python-telegram-bot 22): turns updates into dialogue calls and replies into messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.dialogue import Dialogue, Incoming, Reply
+from bot.dialogue.core import COMMANDS
+
+log = logging.getLogger(__name__)
+ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出提问记录")]
+UNSUPPORTED = (
+    (filters.Sticker.ALL, "贴纸"), (filters.PHOTO, "图片"), (filters.VOICE, "语音"), (filters.AUDIO, "音频"),
+    (filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, "视频"), (filters.LOCATION | filters.CONTACT, "这类消息"),
+)
+
+
+def _who(update: Update) -> Incoming:
+    user = update.effective_user
+    chat = update.effective_chat
+    return Incoming(
+        user_id=user.id if user else 0,
+        name=user.full_name if user else "",
+        username=(user.username or "") if user else "",
+        chat_id=chat.id if chat else 0,
+    )
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply | None) -> None:
+    """Send a reply as one or more HTML messages (split at paragraphs), buttons on the last one."""
+    if reply is None:
+        return
+    chunks = reply.html_chunks()
+    for n, chunk in enumerate(chunks):
+        last = n == len(chunks) - 1
+        await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
+                                       reply_markup=_markup(reply) if last else None)
+    if reply.attachment is not None:
+        await context.bot.send_document(
+            chat_id, InputFile(reply.attachment.data, filename=reply.attachment.filename),
+            caption=reply.attachment.caption or None,
+        )
+
+
+def _dialogue(context: ContextTypes.DEFAULT_TYPE) -> Dialogue:
+    return context.application.bot_data["dialogue"]
+
+
+async def _typing_while(context: ContextTypes.DEFAULT_TYPE, chat_id: int, work: Callable[[], Awaitable]) -> object:
+    """Show 'typing…' while ``work`` runs (Telegram clears it after 5 s, so it is repeated)."""
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError:
+                pass
+            await asyncio.sleep(4.5)
+
+    typing = asyncio.create_task(keep_typing())
+    try:
+        return await work()
+    finally:
+        typing.cancel()
+
+
+async def on_any_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs first: an update delivered twice is handled once."""
+    dialogue = _dialogue(context)
+    if not await asyncio.to_thread(dialogue.store.first_delivery, update.update_id):
+        log.info("duplicate update %s ignored", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    who = _who(update)
+    text = update.effective_message.text or ""
+    dialogue = _dialogue(context)
+    reply = await _typing_while(context, who.chat_id, lambda: asyncio.to_thread(dialogue.on_text, who, text))
+    await send_reply(context, who.chat_id, reply)  # type: ignore[arg-type]
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    who = _who(update)
+    text = update.effective_message.text or ""
+    command, _, args = text.lstrip("/").partition(" ")
+    dialogue = _dialogue(context)
+    reply = await _typing_while(
+        context, who.chat_id, lambda: asyncio.to_thread(dialogue.on_command, who, command, args)
+    )
+    await send_reply(context, who.chat_id, reply)  # type: ignore[arg-type]
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    who = _who(update)
+    await query.answer()
+    reply = await asyncio.to_thread(_dialogue(context).on_button, who, query.data or "")
+    if reply.edit and query.message is not None:
+        chunk = reply.html_chunks()[0]
+        await query.edit_message_text(chunk, parse_mode=ParseMode.HTML, reply_markup=_markup(reply))
+        return
+    await send_reply(context, who.chat_id, reply)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    who = _who(update)
+    document = update.effective_message.document
+    loop = asyncio.get_running_loop()
+
+    async def download() -> bytes:
+        file = await document.get_file()
+        return bytes(await file.download_as_bytearray())
+
+    def fetch() -> bytes:
+        return asyncio.run_coroutine_threadsafe(download(), loop).result(timeout=120)
+
+    dialogue = _dialogue(context)
+    reply = await _typing_while(context, who.chat_id, lambda: asyncio.to_thread(
+        dialogue.on_document, who, document.file_name or "", document.file_size or 0, fetch))
+    await send_reply(context, who.chat_id, reply)  # type: ignore[arg-type]
+
+
+def _unsupported(what: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        who = _who(update)
+        await send_reply(context, who.chat_id, _dialogue(context).on_unsupported(who, what))
+
+    return handler
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, "抱歉，处理您的消息时出错了，请稍后再试。")
+        except TelegramError:
+            log.warning("could not send the apology")
+
+
+async def _post_init(application: Application) -> None:
+    commands = [BotCommand(name, text) for name, text in COMMANDS]
+    await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+    dialogue: Dialogue = application.bot_data["dialogue"]
+    admin = commands + [BotCommand(name, text) for name, text in ADMIN_MENU]
+    for admin_id in dialogue.admin_ids:
+        try:
+            await application.bot.set_my_commands(admin, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:
+            log.warning("could not set admin commands for %s: %s", admin_id, exc)
+
+
+def build_application(dialogue: Dialogue, settings: Settings) -> Application:
+    """An Application wired to the dialogue; nothing is started."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .concurrent_updates(True)
+        .post_init(_post_init)
+    )
+    if settings.telegram_proxy:
+        builder = builder.proxy(settings.telegram_proxy).get_updates_proxy(settings.telegram_proxy)
+    if settings.rate_limit > 0:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit, max_retries=2))
+    application = builder.build()
+    application.bot_data["dialogue"] = dialogue
+    application.add_handler(TypeHandler(Update, on_any_update), group=-1)
+    application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(MessageHandler(filters.COMMAND, on_command))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    application.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    for message_filter, what in UNSUPPORTED:
+        application.add_handler(MessageHandler(message_filter, _unsupported(what)))
+    application.add_error_handler(on_error)
+    return application
+
+
+def run_bot(dialogue: Dialogue, settings: Settings) -> None:
+    """Serve until interrupted: long polling, or a webhook when BOT_WEBHOOK_URL is set."""
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # their request lines carry the token
+    application = build_application(dialogue, settings)
+    if settings.webhook_url:
+        log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
+        application.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret or None, allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("long polling")
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,276 @@
+"""A stand-in Telegram Bot API server on 127.0.0.1 for tests and benchmarks.
+
+It speaks the HTTP side of the Bot API that python-telegram-bot uses: getMe, getUpdates (long polling),
+sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, deleteWebhook, getFile
+and file download, sendDocument, sendPoll, stopPoll. Tests push updates and read what the bot sent.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOKEN = "123456:TEST-TOKEN"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "质量通", "username": "zhiliangtong_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+@dataclass
+class Sent:
+    """One call the bot made."""
+
+    method: str
+    params: dict[str, Any]
+    at: float
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+    @property
+    def chat_id(self) -> int:
+        return int(self.params.get("chat_id", 0))
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def buttons(self) -> list[list[dict]]:
+        markup = self.params.get("reply_markup") or {}
+        return markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+
+
+class FakeBotApi:
+    """Start with ``start()``; ``base_url``/``base_file_url`` go to ApplicationBuilder."""
+
+    def __init__(self) -> None:
+        self._updates: list[dict] = []
+        self._redeliveries: list[dict] = []
+        self._last_id = 0
+        self._cond = threading.Condition()
+        self.sent: list[Sent] = []
+        self.files: dict[str, bytes] = {}
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.pushed_at: dict[int, float] = {}
+
+    # lifecycle
+    def start(self) -> FakeBotApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/file/bot"
+
+    # what tests do
+    def push(self, update: dict, redeliver: bool = False) -> int:
+        """Queue an update; its update_id is assigned unless given.
+
+        ``redeliver`` hands it out once more even though the bot already confirmed it, as Telegram does
+        when a confirmation is lost.
+        """
+        with self._cond:
+            update = dict(update)
+            update.setdefault("update_id", next(self._ids))
+            self._last_id = max(self._last_id, update["update_id"])
+            self._ids = itertools.count(self._last_id + 1)
+            (self._redeliveries if redeliver else self._updates).append(update)
+            self.pushed_at[update["update_id"]] = time.perf_counter()
+            self._cond.notify_all()
+            return update["update_id"]
+
+    def message(self, user_id: int, text: str | None = None, **extra: Any) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": f"用户{user_id}"}
+        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                   "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]}, "from": user}
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split(" ", 1)[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        message.update(extra)
+        return {"message": message}
+
+    def callback(self, user_id: int, data: str, message_id: int = 1) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": f"用户{user_id}"}
+        message = {"message_id": message_id, "date": int(time.time()),
+                   "chat": {"id": user_id, "type": "private"}, "from": BOT_USER, "text": "…"}
+        return {"callback_query": {"id": str(next(self._ids)), "from": user, "chat_instance": "1",
+                                   "data": data, "message": message}}
+
+    def document(self, user_id: int, filename: str, data: bytes, mime: str = "text/plain") -> dict:
+        file_id = f"file-{next(self._ids)}"
+        self.files[file_id] = data
+        doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": filename, "mime_type": mime,
+               "file_size": len(data)}
+        return self.message(user_id, None, document=doc)
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> list[Sent]:
+        """Wait until ``predicate(sent)`` holds for the list of calls so far; return the matching calls."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                matched = [s for s in self.sent if predicate(s)]
+                if matched:
+                    return matched
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"nothing matched; sent so far: {[(s.method, s.text[:30]) for s in self.sent]}")
+                self._cond.wait(remaining)
+
+    def messages_to(self, chat_id: int) -> list[Sent]:
+        with self._cond:
+            return [s for s in self.sent if s.method == "sendMessage" and s.chat_id == chat_id]
+
+    # server side
+    def _record(self, method: str, params: dict, files: dict | None = None) -> Sent:
+        sent = Sent(method, params, time.perf_counter(), files or {})
+        with self._cond:
+            self.sent.append(sent)
+            self._cond.notify_all()
+        return sent
+
+    def _get_updates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset", 0) or 0)
+        timeout = float(params.get("timeout", 0) or 0)
+        deadline = time.monotonic() + min(timeout, 2.0)
+        with self._cond:
+            while True:
+                ready = [u for u in self._updates if u["update_id"] >= offset]
+                if ready or self._redeliveries or time.monotonic() >= deadline:
+                    self._updates = ready
+                    again, self._redeliveries = self._redeliveries, []
+                    return again + ready[:100]
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+
+    def _message_result(self, params: dict, **extra: Any) -> dict:
+        chat_id = int(params.get("chat_id", 0))
+        result = {"message_id": next(self._message_ids), "date": int(time.time()),
+                  "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER}
+        result.update(extra)
+        return result
+
+    def _call(self, method: str, params: dict, files: dict) -> tuple[int, dict]:
+        if method == "getMe":
+            return 200, {"ok": True, "result": BOT_USER}
+        if method == "getUpdates":
+            return 200, {"ok": True, "result": self._get_updates(params)}
+        self._record(method, params, files)
+        if method in {"setMyCommands", "deleteWebhook", "sendChatAction", "answerCallbackQuery", "setWebhook"}:
+            return 200, {"ok": True, "result": True}
+        if method == "sendMessage":
+            return 200, {"ok": True, "result": self._message_result(params, text=params.get("text", ""))}
+        if method == "editMessageText":
+            return 200, {"ok": True, "result": self._message_result(params, text=params.get("text", ""))}
+        if method == "sendDocument":
+            name, data = files.get("document", ("file", b""))
+            doc = {"file_id": "sent", "file_unique_id": "sent", "file_name": name, "file_size": len(data)}
+            return 200, {"ok": True, "result": self._message_result(params, document=doc)}
+        if method == "sendPoll":
+            options = [{"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0,
+                        "persistent_id": str(n)} for n, o in enumerate(params.get("options", []))]
+            poll = {"id": f"poll-{next(self._ids)}", "question": params.get("question", ""), "options": options,
+                    "total_voter_count": 0, "is_closed": False, "is_anonymous": False,
+                    "type": params.get("type", "regular"), "allows_multiple_answers": False}
+            return 200, {"ok": True, "result": self._message_result(params, poll=poll)}
+        if method == "stopPoll":
+            return 200, {"ok": True, "result": {"id": "poll", "question": "", "options": [], "total_voter_count": 0,
+                                                "is_closed": True, "is_anonymous": False, "type": "quiz",
+                                                "allows_multiple_answers": False}}
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": file_id,
+                                                "file_size": len(self.files[file_id]), "file_path": f"docs/{file_id}"}}
+        return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                prefix = f"/file/bot{TOKEN}/docs/"
+                path = urllib.parse.unquote(self.path)
+                if path.startswith(prefix) and path[len(prefix):] in api.files:
+                    self._send(200, api.files[path[len(prefix):]], "application/octet-stream")
+                else:
+                    self._send(404, b"not found", "text/plain")
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                prefix = f"/bot{TOKEN}/"
+                path = urllib.parse.unquote(self.path)
+                if not path.startswith(prefix):
+                    self._send(401, json.dumps({"ok": False, "error_code": 401,
+                                                "description": "Unauthorized"}).encode())
+                    return
+                method = path[len(prefix):]
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                params, files = _parse(self.headers.get("Content-Type", ""), body)
+                status, payload = api._call(method, params, files)
+                self._send(status, json.dumps(payload, ensure_ascii=False).encode())
+
+        return Handler
+
+
+def _decode(value: str) -> Any:
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, dict | list | int | float | bool) else value
+
+
+def _parse(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """PTB sends parameters form-encoded (JSON for structured values), files as multipart."""
+    params: dict[str, Any] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    if content_type.startswith("application/json"):
+        return json.loads(body or b"{}"), files
+    if content_type.startswith("multipart/form-data"):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            filename = part.get_filename()
+            payload = part.get_payload(decode=True) or b""
+            if filename is not None:
+                files[name] = (filename, payload)
+            else:
+                params[name] = _decode(payload.decode("utf-8"))
+        return params, files
+    for key, values in urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
+        params[key] = _decode(values[-1])
+    return params, files
