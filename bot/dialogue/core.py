@@ -84,7 +84,7 @@ class Dialogue:
         self.store = store
         self.admin_ids = kb.settings.admin_ids
         self.upload_dir = kb.settings.upload_dir
-        self.flood = FloodGate()
+        self.flood = FloodGate(kb.settings.flood_burst, kb.settings.flood_window)
         self._reindex_lock = threading.Lock()
 
     # entry points -------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Load benchmark: the real bot process (``python -m bot serve``) against the stand-in Bot API.
+
+Simulated users (threads in this process, beside the stand-in server) ask questions; latency is measured
+from the moment an update is handed out to the moment the bot's reply arrives. A second round runs while
+an admin re-index is in progress. Every question must get exactly one answer.
+
+Usage: ``python scripts/benchmark_telegram.py [--users 20] [--questions 10] [--think 2.0] [--index DIR]``
+(without --index, ../shared/corpus and knowledge/ are indexed into a temporary folder first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import load_settings  # noqa: E402
+from bot.evaluation import load_questions  # noqa: E402
+from bot.knowledge import KnowledgeBase  # noqa: E402
+from tests.fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
+
+ADMIN = 999_999
+
+
+def run_round(api: FakeBotApi, users: int, questions: list[str], per_user: int, first_user: int, think: float,
+              during: threading.Thread | None = None) -> tuple[list[float], int, int]:
+    """Each user asks ``per_user`` questions, waiting for each answer and ``think`` seconds (±50 %)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    failures = []
+
+    def user(uid: int) -> None:
+        rng = random.Random(uid)
+        time.sleep(rng.uniform(0, think))
+        for n in range(per_user):
+            question = questions[(uid * 7 + n) % len(questions)]
+            before = len(api.messages_to(uid))
+            update_id = api.push(api.message(uid, question))
+            try:
+                reply = api.wait_for_messages(uid, before + 1, timeout=120)[before]
+            except TimeoutError:
+                failures.append(uid)
+                return
+            with lock:
+                latencies.append(reply.at - api.pushed_at[update_id])
+            time.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
+    threads = [threading.Thread(target=user, args=(first_user + i,)) for i in range(users)]
+    if during is not None:
+        during.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if during is not None:
+        during.join()
+    time.sleep(2.0)  # a stray second answer would arrive by now
+    answers = sum(len(api.messages_to(first_user + i)) for i in range(users))
+    return latencies, answers, len(failures)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between a user's questions")
+    parser.add_argument("--index", default="")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="zlt-load-"))
+    env = {
+        "BOT_INDEX_DIR": args.index or str(work / "index"),
+        "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
+        "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
+        "BOT_DB_PATH": str(work / "db.sqlite"),
+        "BOT_UPLOAD_DIR": str(work / "uploads"),
+    }
+    kb = KnowledgeBase(load_settings(env))
+    if not kb.has_index():
+        print("indexing the corpus first …", flush=True)
+        kb.reindex()
+    api = FakeBotApi().start()
+    env.update({
+        "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
+        "TELEGRAM_API_FILE_URL": api.base_file_url, "BOT_ADMIN_IDS": str(ADMIN),
+    })
+    bot = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=dict(os.environ, **env),
+                           stdout=subprocess.DEVNULL, stderr=open(work / "bot.log", "w"))
+    questions = [q["question"] for q in load_questions(sorted((ROOT.parent / "shared" / "eval").glob("dev_*.jsonl")))]
+    try:
+        api.wait_for(lambda s: s.method == "setMyCommands", timeout=60)
+        api.push(api.message(1, "预热"))
+        api.wait_for(lambda s: s.method == "sendMessage" and s.chat_id == 1, timeout=60)
+        expected = args.users * args.questions
+        latencies, answers, failed = run_round(api, args.users, questions, args.questions, 1000, args.think)
+        print(f"{args.users} users x {args.questions} questions, think time {args.think} s: {answers} answers "
+              f"for {expected} questions, {failed} users timed out; p50 {pct(latencies, .5) * 1000:.0f} ms, "
+              f"p95 {pct(latencies, .95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms", flush=True)
+
+        reindex: list[str] = []
+
+        def admin_reindex() -> None:
+            started = time.perf_counter()
+            before = len(api.messages_to(ADMIN))
+            api.push(api.message(ADMIN, "/reindex"))
+            reply = api.wait_for_messages(ADMIN, before + 1, timeout=600)[before].text.splitlines()[0]
+            reindex.append(f"{time.perf_counter() - started:.1f} s: {reply}")
+
+        latencies, answers, failed = run_round(api, args.users, questions, args.questions, 5000, args.think,
+                                               during=threading.Thread(target=admin_reindex))
+        print(f"same while an admin re-index ran ({reindex[0] if reindex else 'no reply'}): {answers} answers "
+              f"for {expected} questions, {failed} users timed out; p50 {pct(latencies, .5) * 1000:.0f} ms, "
+              f"p95 {pct(latencies, .95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms", flush=True)
+    finally:
+        bot.terminate()
+        bot.wait(30)
+        api.stop()
+
+
+if __name__ == "__main__":
+    main()
