@@ -183,8 +183,34 @@ async def _post_init(application: Application) -> None:
             log.warning("could not set admin commands for %s: %s", admin_id, exc)
 
 
+class RedactSecrets(logging.Filter):
+    """Replaces secrets in every log record that passes a handler (PTB and httpx log URLs with the token)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, ()
+        return True
+
+
+def _redact_logs(settings: Settings) -> None:
+    redactor = RedactSecrets([settings.telegram_token, settings.webhook_secret, settings.llm_api_key])
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(redactor)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def build_application(dialogue: Dialogue, settings: Settings) -> Application:
     """An Application wired to the dialogue; nothing is started."""
+    _redact_logs(settings)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
@@ -212,8 +238,6 @@ def build_application(dialogue: Dialogue, settings: Settings) -> Application:
 
 def run_bot(dialogue: Dialogue, settings: Settings) -> None:
     """Serve until interrupted: long polling, or a webhook when BOT_WEBHOOK_URL is set."""
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)  # their request lines carry the token
     application = build_application(dialogue, settings)
     if settings.webhook_url:
         log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
