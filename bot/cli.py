@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties] …``.
+"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz] …``.
 
 With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
 """
@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Settings, load_settings
@@ -106,11 +107,79 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _quiz_service(settings: Settings, kb, store):
+    """The curated bank plus questions generated from the indexed articles."""
+    from bot.quiz.bank import load_bank
+    from bot.quiz.engine import QuizService
+    from bot.quiz.generate import generate_questions
+
+    report = load_bank([settings.quiz_bank])
+    for fault in report.faults:
+        print(f"题库问题：{fault}", file=sys.stderr)
+    questions = report.questions
+    generated = []
+    if kb.has_index():
+        retriever = kb.retriever()
+        # Citations name the document as its heading does (the bank may use short names).
+        questions = [replace(q, doc=retriever.names.resolve(q.doc) or q.doc) for q in questions]
+        generated = generate_questions(retriever)
+    return QuizService(store, questions + generated, settings)
+
+
 def _dialogue(settings: Settings):
     from bot.dialogue import Dialogue
     from bot.storage import Store
 
-    return Dialogue(_knowledge(settings), Store(settings.db_path))
+    kb = _knowledge(settings)
+    store = Store(settings.db_path)
+    return Dialogue(kb, store, _quiz_service(settings, kb, store))
+
+
+def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from bot.quiz import reports
+    from bot.quiz.bank import load_bank
+    from bot.storage import Store
+
+    if args.action == "validate":
+        report = load_bank([Path(p) for p in args.files])
+        for fault in report.faults:
+            print(fault)
+        print(f"{len(report.questions)} 道题通过检查，{len(report.faults)} 处问题。")
+        return 1 if report.faults else 0
+    store = Store(settings.db_path)
+    if args.action == "export":
+        rows = reports.export_rows(store, date.fromisoformat(args.since) if args.since else None)
+        data = reports.to_xlsx(rows) if args.format == "xlsx" else reports.to_csv(rows)
+        if args.output:
+            Path(args.output).write_bytes(data)
+            print(f"已导出 {len(rows)} 条测验记录到 {args.output}", file=sys.stderr)
+        elif args.format == "xlsx":
+            print("xlsx 需要用 -o 指定输出文件。", file=sys.stderr)
+            return 2
+        else:
+            sys.stdout.write(data.decode("utf-8-sig"))
+        return 0
+    if args.action == "verify":
+        from bot.quiz.engine import QuizService
+
+        attempt = QuizService(store, [], settings).attempt_by_code(args.code)
+        if attempt is None or not attempt["passed"]:
+            print(f"验证码 {args.code} 无效：没有对应的合格记录。")
+            return 1
+        print(f"有效：{attempt.get('name') or attempt['user_id']}（{attempt.get('unit') or '未填单位'}），"
+              f"{attempt['quiz']} {attempt['score']} 分，合格，{attempt['credits']:g} 学时，"
+              f"完成于 {attempt['finished_at']}。")
+        return 0
+    if args.action == "stats":
+        kb = _knowledge(settings)
+        service = _quiz_service(settings, kb, store)
+        for row in reports.question_stats(store, service.by_id):
+            extra = f" 区分度 {row['discrimination']}" if row["discrimination"] is not None else ""
+            print(f"{row['question_id']}\t作答 {row['answers']}\t难度指数 {row['facility']:.2f}{extra}")
+        return 0
+    return 2
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("role", help="如 施工单位、建设单位（甲方）、工程监理单位（监理）、检测机构、项目负责人")
     p.add_argument("--limit", type=int, default=None, help="最多列出多少条")
     p.set_defaults(func=cmd_duties)
+
+    p = sub.add_parser("quiz", help="题库检查、测验记录导出与证明核验")
+    quiz = p.add_subparsers(dest="action", required=True)
+    q = quiz.add_parser("validate", help="检查题库文件")
+    q.add_argument("files", nargs="+")
+    q = quiz.add_parser("export", help="导出测验记录（每次测验一行）")
+    q.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    q.add_argument("--since", help="只导出此日期（YYYY-MM-DD）之后开始的测验")
+    q.add_argument("-o", "--output", help="输出文件；csv 缺省输出到屏幕")
+    q = quiz.add_parser("verify", help="核验合格证明的验证码")
+    q.add_argument("code")
+    quiz.add_parser("stats", help="每道题的难度指数与区分度")
+    p.set_defaults(func=cmd_quiz)
 
     p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
     p.add_argument("files", nargs="+")

@@ -30,6 +30,14 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("webhook_secret", "BOT_WEBHOOK_SECRET", "", "str"),
     ("webhook_listen", "BOT_WEBHOOK_LISTEN", "127.0.0.1", "str"),
     ("webhook_port", "BOT_WEBHOOK_PORT", "8443", "int"),
+    ("quiz_size", "BOT_QUIZ_SIZE", "10", "int"),
+    ("quiz_pass_mark", "BOT_QUIZ_PASS_MARK", "60", "int"),
+    ("quiz_attempts", "BOT_QUIZ_ATTEMPTS", "3", "int"),
+    ("quiz_cooldown_minutes", "BOT_QUIZ_COOLDOWN_MINUTES", "10", "float"),
+    ("quiz_open_period", "BOT_QUIZ_OPEN_PERIOD", "60", "int"),
+    ("quiz_credits", "BOT_QUIZ_CREDITS", "2", "float"),
+    ("quiz_campaign", "BOT_QUIZ_CAMPAIGN", "", "str"),
+    ("quiz_bank", "BOT_QUIZ_BANK", "knowledge/quizzes", "path"),
     ("llm_base_url", "BOT_LLM_BASE_URL", "", "str"),
     ("llm_model", "BOT_LLM_MODEL", "", "str"),
     ("llm_api_key", "BOT_LLM_API_KEY", "", "str"),
@@ -59,6 +67,14 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    quiz_size: int = 10  # questions per attempt
+    quiz_pass_mark: int = 60  # score (0–100) that passes
+    quiz_attempts: int = 3  # attempts allowed per user and campaign
+    quiz_cooldown_minutes: float = 10.0  # wait between attempts
+    quiz_open_period: int = 60  # seconds per question
+    quiz_credits: float = 2.0  # 学时 granted for the first pass
+    quiz_campaign: str = ""  # "2026-09-01..2026-09-30": quizzes open only then (empty: always)
+    quiz_bank: Path = Path("knowledge/quizzes")
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)

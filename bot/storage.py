@@ -33,6 +33,25 @@ def m001_users_questions_feedback(db: sqlite_utils.Database) -> None:
     db["updates"].create({"update_id": int, "at": str}, pk="update_id")
 
 
+@migrations()
+def m002_quiz(db: sqlite_utils.Database) -> None:
+    db["quiz_attempts"].create(
+        {"id": int, "user_id": int, "quiz": str, "question_ids": str, "current": int, "total": int,
+         "correct": int, "score": int, "passed": int, "credits": float, "status": str, "cert_code": str,
+         "started_at": str, "finished_at": str},
+        pk="id",
+    )
+    db["quiz_attempts"].create_index(["user_id", "status"])
+    db["quiz_answers"].create(
+        {"attempt_id": int, "idx": int, "question_id": str, "chosen": str, "correct": int, "seconds": float,
+         "answered_at": str},
+        pk=("attempt_id", "idx"),
+    )
+    db["quiz_polls"].create(
+        {"poll_id": str, "attempt_id": int, "idx": int, "chat_id": int, "sent_at": str}, pk="poll_id",
+    )
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

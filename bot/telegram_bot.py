@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +14,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    Poll,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
@@ -25,16 +27,18 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     TypeHandler,
     filters,
 )
 
 from bot.config import Settings
-from bot.dialogue import Dialogue, Incoming, Reply
+from bot.dialogue import Button, Dialogue, Incoming, Reply
 from bot.dialogue.core import COMMANDS
+from bot.dialogue.replies import PollSpec
 
 log = logging.getLogger(__name__)
-ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出提问记录")]
+ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计")]
 UNSUPPORTED = (
     (filters.Sticker.ALL, "贴纸"), (filters.PHOTO, "图片"), (filters.VOICE, "语音"), (filters.AUDIO, "音频"),
     (filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, "视频"), (filters.LOCATION | filters.CONTACT, "这类消息"),
@@ -53,11 +57,13 @@ def _who(update: Update) -> Incoming:
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
+    return _markup_rows(reply.buttons)
+
+
+def _markup_rows(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
 async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply | None) -> None:
@@ -69,11 +75,50 @@ async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Re
         last = n == len(chunks) - 1
         await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
                                        reply_markup=_markup(reply) if last else None)
-    if reply.attachment is not None:
+    for attachment in reply.attachments:
         await context.bot.send_document(
-            chat_id, InputFile(reply.attachment.data, filename=reply.attachment.filename),
-            caption=reply.attachment.caption or None,
+            chat_id, InputFile(attachment.data, filename=attachment.filename), caption=attachment.caption or None,
         )
+    if reply.poll is not None:
+        await send_quiz_question(context, chat_id, reply.poll)
+
+
+async def send_quiz_question(context: ContextTypes.DEFAULT_TYPE, chat_id: int, spec: PollSpec) -> None:
+    """A quiz poll (single choice, true/false) or a message with tick buttons (multiple choice), plus its timer."""
+    dialogue = _dialogue(context)
+    if spec.multiple:
+        await context.bot.send_message(chat_id, html.escape(spec.question + "（多选，选好后提交）"),
+                                       parse_mode=ParseMode.HTML, reply_markup=_markup_rows(spec.toggle_buttons()))
+    else:
+        message = await context.bot.send_poll(
+            chat_id, spec.question[:300], [o[:100] for o in spec.options], is_anonymous=False, type=Poll.QUIZ,
+            correct_option_ids=list(spec.correct), explanation=spec.explanation[:200],
+            open_period=spec.open_period,
+        )
+        await asyncio.to_thread(dialogue.quiz.remember_poll, message.poll.id, spec.attempt_id, spec.index, chat_id)
+    if context.job_queue is not None:
+        context.job_queue.run_once(on_quiz_timer, spec.open_period + 2, chat_id=chat_id,
+                                   data=(spec.attempt_id, spec.index), name=f"quiz-{spec.attempt_id}-{spec.index}")
+
+
+async def on_quiz_timer(context: ContextTypes.DEFAULT_TYPE) -> None:
+    attempt_id, index = context.job.data
+    reply = await asyncio.to_thread(_dialogue(context).on_quiz_timeout, attempt_id, index)
+    await send_reply(context, context.job.chat_id, reply)
+
+
+async def on_poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    answer = update.poll_answer
+    dialogue = _dialogue(context)
+    if dialogue.quiz is None or answer.user is None:
+        return
+    found = await asyncio.to_thread(dialogue.quiz.poll, answer.poll_id)
+    if found is None:
+        return
+    attempt_id, index = found
+    who = Incoming(answer.user.id, answer.user.full_name, answer.user.username or "", answer.user.id)
+    reply = await asyncio.to_thread(dialogue.on_quiz_answer, who, attempt_id, index, list(answer.option_ids))
+    await send_reply(context, answer.user.id, reply)
 
 
 def _dialogue(context: ContextTypes.DEFAULT_TYPE) -> Dialogue:
@@ -227,6 +272,7 @@ def build_application(dialogue: Dialogue, settings: Settings) -> Application:
     application.bot_data["dialogue"] = dialogue
     application.add_handler(TypeHandler(Update, on_any_update), group=-1)
     application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(PollAnswerHandler(on_poll_answer))
     application.add_handler(MessageHandler(filters.COMMAND, on_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     application.add_handler(MessageHandler(filters.Document.ALL, on_document))

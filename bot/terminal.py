@@ -21,8 +21,13 @@ def _render(reply: Reply | None) -> str:
     options = [b.text for row in reply.buttons for b in row if b.data.split(":", 1)[0] in {"unit", "pos"}]
     if options:
         text += "\n可选：" + "、".join(options) + "（直接输入选项）"
-    if reply.attachment is not None:
-        text += f"\n[附件 {reply.attachment.filename}，{len(reply.attachment.data)} 字节]"
+    for attachment in reply.attachments:
+        text += f"\n[附件 {attachment.filename}，{len(attachment.data)} 字节]"
+    if reply.poll is not None:
+        poll = reply.poll
+        kind = "多选，输入所有正确选项的字母，如 AC" if poll.multiple else "输入选项字母"
+        text += f"\n{poll.question}\n" + "\n".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(poll.options))
+        text += f"\n（{kind}）"
     return text
 
 
@@ -32,6 +37,7 @@ def run_chat(dialogue: Dialogue, stdin: TextIO = sys.stdin, stdout: TextIO = sys
     print(WELCOME, file=stdout)
     who = TERMINAL_USER
     last_buttons: dict[str, str] = {}
+    pending = None  # the quiz question waiting for an answer
     while True:
         if interactive:
             print("\n您> ", end="", file=stdout, flush=True)
@@ -45,7 +51,10 @@ def run_chat(dialogue: Dialogue, stdin: TextIO = sys.stdin, stdout: TextIO = sys
             break
         aliases = {"原文": "📖 原文", "相关": "相关条文"}
         label = aliases.get(text, text)
-        if label in last_buttons:
+        letters = [ord(c) - 65 for c in text.upper() if c.isalpha()]
+        if pending is not None and letters and all(0 <= i < len(pending.options) for i in letters):
+            reply = dialogue.on_quiz_answer(who, pending.attempt_id, pending.index, letters)
+        elif label in last_buttons:
             reply = dialogue.on_button(who, last_buttons[label])
         elif text.startswith("/"):
             command, _, args = text[1:].partition(" ")
@@ -54,4 +63,6 @@ def run_chat(dialogue: Dialogue, stdin: TextIO = sys.stdin, stdout: TextIO = sys
             reply = dialogue.on_text(who, text)
         if reply is not None and reply.buttons:
             last_buttons = {b.text: b.data for row in reply.buttons for b in row}
+        if reply is not None:
+            pending = reply.poll
         print(f"\n质量通> {_render(reply)}", file=stdout, flush=True)

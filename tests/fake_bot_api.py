@@ -31,6 +31,7 @@ class Sent:
     params: dict[str, Any]
     at: float
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    result: dict = field(default_factory=dict)  # what the stand-in answered (e.g. the poll with its id)
 
     @property
     def chat_id(self) -> int:
@@ -53,6 +54,8 @@ class FakeBotApi:
         self._updates: list[dict] = []
         self._redeliveries: list[dict] = []
         self._by_chat: dict[int, list[Sent]] = {}
+        self._questions_by_chat: dict[int, list[Sent]] = {}  # quiz polls and multiple-choice messages
+        self._poll_ids = itertools.count(1)
         self._last_id = 0
         self._cond = threading.Condition()
         self.sent: list[Sent] = []
@@ -143,6 +146,24 @@ class FakeBotApi:
         with self._cond:
             return list(self._by_chat.get(chat_id, []))
 
+    def poll_answer(self, user_id: int, poll_id: str, option_ids: list[int]) -> dict:
+        """A poll_answer update, with the fields Bot API 9.6 requires."""
+        user = {"id": user_id, "is_bot": False, "first_name": f"用户{user_id}"}
+        return {"poll_answer": {"poll_id": poll_id, "user": user, "option_ids": option_ids,
+                                "option_persistent_ids": [str(i) for i in option_ids]}}
+
+    def wait_for_questions(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
+        """Wait until ``count`` quiz questions (polls, or multiple-choice messages) reached ``chat_id``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._questions_by_chat.get(chat_id, [])) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = len(self._questions_by_chat.get(chat_id, []))
+                    raise TimeoutError(f"{chat_id} got {got} of {count} quiz questions")
+                self._cond.wait(remaining)
+            return list(self._questions_by_chat[chat_id])
+
     def wait_for_messages(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
         """Wait until ``count`` messages have been sent to ``chat_id``; return them all."""
         deadline = time.monotonic() + timeout
@@ -161,6 +182,8 @@ class FakeBotApi:
             self.sent.append(sent)
             if method == "sendMessage":
                 self._by_chat.setdefault(sent.chat_id, []).append(sent)
+                if any(str(b.get("callback_data", "")).startswith("mq:") for row in sent.buttons for b in row):
+                    self._questions_by_chat.setdefault(sent.chat_id, []).append(sent)
             self._cond.notify_all()
         return sent
 
@@ -189,7 +212,7 @@ class FakeBotApi:
             return 200, {"ok": True, "result": BOT_USER}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
-        self._record(method, params, files)
+        sent = self._record(method, params, files)
         if method in {"setMyCommands", "deleteWebhook", "sendChatAction", "answerCallbackQuery", "setWebhook"}:
             return 200, {"ok": True, "result": True}
         if method == "sendMessage":
@@ -203,14 +226,21 @@ class FakeBotApi:
         if method == "sendPoll":
             options = [{"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0,
                         "persistent_id": str(n)} for n, o in enumerate(params.get("options", []))]
-            poll = {"id": f"poll-{next(self._ids)}", "question": params.get("question", ""), "options": options,
+            poll = {"id": f"poll-{next(self._poll_ids)}", "question": params.get("question", ""), "options": options,
                     "total_voter_count": 0, "is_closed": False, "is_anonymous": False,
-                    "type": params.get("type", "regular"), "allows_multiple_answers": False}
-            return 200, {"ok": True, "result": self._message_result(params, poll=poll)}
+                    "type": params.get("type", "regular"), "allows_multiple_answers": False,
+                    "allows_revoting": False, "members_only": False}
+            result = self._message_result(params, poll=poll)
+            with self._cond:
+                sent.result = result
+                self._questions_by_chat.setdefault(sent.chat_id, []).append(sent)
+                self._cond.notify_all()
+            return 200, {"ok": True, "result": result}
         if method == "stopPoll":
             return 200, {"ok": True, "result": {"id": "poll", "question": "", "options": [], "total_voter_count": 0,
                                                 "is_closed": True, "is_anonymous": False, "type": "quiz",
-                                                "allows_multiple_answers": False}}
+                                                "allows_multiple_answers": False, "allows_revoting": False,
+                                                "members_only": False}}
         if method == "getFile":
             file_id = str(params.get("file_id"))
             if file_id not in self.files:

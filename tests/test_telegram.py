@@ -12,29 +12,39 @@ import pytest
 
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
+from bot.quiz.bank import load_bank
+from bot.quiz.engine import QuizService
 from bot.retrieval.store import current_version
 from bot.storage import Store
 from tests.bot_harness import RunningBot
+from tests.conftest import KNOWLEDGE
 from tests.fake_bot_api import TOKEN, FakeBotApi
 
 ADMIN, USER, OTHER = 1, 2, 3
 
 
-@pytest.fixture
-def bot(corpus_settings, embedder, tmp_path: Path) -> Iterator[RunningBot]:
+def start_bot(corpus_settings, embedder, tmp_path: Path, **overrides) -> RunningBot:
     index = tmp_path / "index"
     shutil.copytree(corpus_settings.index_dir, index)  # admin tests re-index: keep the shared index intact
     api = FakeBotApi().start()
     settings = replace(
         corpus_settings, index_dir=index, db_path=tmp_path / "db.sqlite", upload_dir=tmp_path / "uploads",
         telegram_token=TOKEN, telegram_api_base_url=api.base_url, telegram_api_file_url=api.base_file_url,
-        admin_ids=frozenset({ADMIN}), rate_limit=0,
+        admin_ids=frozenset({ADMIN}), rate_limit=0, **{"quiz_open_period": 30, **overrides},
     )
     kb = KnowledgeBase(settings, embedder)
-    running = RunningBot(api, Dialogue(kb, Store(settings.db_path)), settings).start()
+    store = Store(settings.db_path)
+    names = kb.retriever().names
+    bank = [replace(q, doc=names.resolve(q.doc) or q.doc) for q in load_bank([KNOWLEDGE / "quizzes"]).questions]
+    return RunningBot(api, Dialogue(kb, store, QuizService(store, bank, settings)), settings).start()
+
+
+@pytest.fixture
+def bot(corpus_settings, embedder, tmp_path: Path) -> Iterator[RunningBot]:
+    running = start_bot(corpus_settings, embedder, tmp_path)
     yield running
     running.stop()
-    api.stop()
+    running.api.stop()
 
 
 def _last_text(bot: RunningBot, user: int) -> str:
@@ -120,9 +130,8 @@ def test_admin_upload_reindex_and_bad_upload(bot: RunningBot) -> None:
     stats = bot.ask(ADMIN, "/stats")[-1].text
     assert "提问" in stats
     bot.api.push(bot.api.message(ADMIN, "/export"))
-    sent = bot.api.wait_for(lambda s: s.method == "sendDocument")[0]
-    name, data = sent.files["document"]
-    assert name == "questions.csv" and "塔吊信号工" in data.decode("utf-8-sig")
+    sent = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0] == "questions.csv")[0]
+    assert "塔吊信号工" in sent.files["document"][1].decode("utf-8-sig")
 
 
 def test_bad_input(bot: RunningBot) -> None:
@@ -163,3 +172,74 @@ def test_one_user_flooding_does_not_starve_others(bot: RunningBot) -> None:
     time.sleep(3)
     flood = bot.api.messages_to(USER)
     assert len(flood) <= 10 and any("太快" in m.text for m in flood)
+
+
+def _answer_current(bot: RunningBot, user: int, question_sent, right: bool) -> None:
+    """Answer a quiz question as Telegram would: a poll_answer, or tick buttons then submit."""
+    store = bot.dialogue.quiz
+    step = store.in_progress(user)
+    options = list(step.question.answer) if right else [i for i in range(len(step.question.options))
+                                                         if i not in step.question.answer][:1]
+    if question_sent.method == "sendPoll":
+        bot.api.push(bot.api.poll_answer(user, question_sent.result["poll"]["id"], options))
+    else:
+        for option in options:
+            bot.api.push(bot.api.callback(user, f"mq:{step.attempt_id}:{step.index}:{option}"))
+            bot.api.wait_for(lambda s, o=option: s.method == "editMessageText" and s.chat_id == user
+                             and f"mq:{step.attempt_id}:{step.index}:{o}" in str(s.params.get("reply_markup")))
+        bot.api.push(bot.api.callback(user, f"ms:{step.attempt_id}:{step.index}"))
+
+
+def test_quiz_in_telegram_polls_records_and_reports(bot: RunningBot) -> None:
+    bot.api.push(bot.api.message(USER, "/quiz"))
+    questions = bot.api.wait_for_questions(USER, 1)
+    first = questions[0]
+    if first.method == "sendPoll":
+        assert first.params["type"] == "quiz" and first.params["is_anonymous"] is False
+        assert first.params["correct_option_ids"] and first.params["open_period"] == 30
+        assert 0 < len(first.params["explanation"]) <= 200
+    for n in range(10):
+        sent = bot.api.wait_for_questions(USER, n + 1)[n]
+        if n == 0 and sent.method == "sendPoll":  # a duplicated poll answer counts once
+            update = bot.api.poll_answer(USER, sent.result["poll"]["id"], [0])
+            update["update_id"] = 9000
+            bot.api.push(update)
+            bot.api.push(dict(update), redeliver=True)
+        else:
+            _answer_current(bot, USER, sent, right=n < 8 or n == 0)
+        if n < 9:
+            bot.api.wait_for_questions(USER, n + 2)
+    bot.api.wait_for(lambda s: s.chat_id == USER and "测验结束" in s.text)
+    rows = list(bot.dialogue.store.db.query("select * from quiz_answers order by idx"))
+    assert [r["idx"] for r in rows] == list(range(10))
+    attempt = next(bot.dialogue.store.db.query("select * from quiz_attempts"))
+    assert attempt["status"] == "finished" and attempt["correct"] == sum(r["correct"] for r in rows)
+    assert "累计继续教育学时" in bot.ask(USER, "/myscore")[-1].text
+    board = bot.ask(OTHER, "/leaderboard")[-1].text
+    assert "个人排行" in board
+    assert "移出排行榜" in bot.ask(USER, "/leaderboard off")[-1].text
+    assert "还没有人完成测验" in bot.ask(OTHER, "/leaderboard")[-1].text
+    bot.api.push(bot.api.message(ADMIN, "/export"))
+    sent = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0].endswith(".xlsx"))[0]
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(sent.files["document"][1])).active
+    assert sheet.max_row == 2 and sheet.cell(2, 7).value == attempt["score"]
+    bot.api.push(bot.api.message(ADMIN, "/quizstats"))
+    chart = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0] == "scores.png")[0]
+    assert chart.files["document"][1].startswith(b"\x89PNG")
+
+
+def test_quiz_question_times_out_and_the_next_follows(corpus_settings, embedder, tmp_path: Path) -> None:
+    running = start_bot(corpus_settings, embedder, tmp_path, quiz_open_period=1)
+    try:
+        running.api.push(running.api.message(USER, "/quiz"))
+        running.api.wait_for_questions(USER, 2, timeout=30)  # nobody answers: the timer moves on
+        running.api.wait_for(lambda s: s.chat_id == USER and "超时" in s.text)
+        answers = list(running.dialogue.store.db.query("select * from quiz_answers"))
+        assert answers[0]["idx"] == 0 and answers[0]["correct"] == 0
+    finally:
+        running.stop()
+        running.api.stop()

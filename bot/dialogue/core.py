@@ -12,9 +12,11 @@ from pathlib import Path
 
 from bot.answers import Answer
 from bot.answers.duties import render_duties
-from bot.dialogue.replies import Attachment, Block, Button, Reply
+from bot.dialogue.replies import Attachment, Block, Button, PollSpec, Reply
 from bot.ingest import IngestError, load_document
 from bot.knowledge import KnowledgeBase
+from bot.quiz.engine import QUIZ_NAME, QuizError, QuizService, Step
+from bot.quiz.reports import certificate_pdf, export_rows, leaderboard, question_stats, score_chart_png, to_xlsx
 from bot.retrieval.indexer import IndexBusy
 from bot.storage import Store
 
@@ -35,9 +37,10 @@ HELP = (
 )
 COMMANDS = [
     ("start", "开始使用"), ("help", "使用说明"), ("role", "设置单位和岗位"), ("duties", "某一方的法定义务"),
-    ("about", "已收录资料与索引版本"),
+    ("quiz", "质量月培训测验"), ("myscore", "我的测验成绩与学时"), ("leaderboard", "测验排行榜"),
+    ("certificate", "下载合格证明"), ("about", "已收录资料与索引版本"),
 ]
-ADMIN_COMMANDS = {"reindex", "stats", "export"}
+ADMIN_COMMANDS = {"reindex", "stats", "export", "quizstats"}
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,11 @@ class FloodGate:
 class Dialogue:
     """Transport-independent conversation logic. Methods are blocking; adapters run them off their loop."""
 
-    def __init__(self, kb: KnowledgeBase, store: Store) -> None:
+    def __init__(self, kb: KnowledgeBase, store: Store, quiz: QuizService | None = None) -> None:
         self.kb = kb
         self.store = store
+        self.quiz = quiz
+        self._ticked: dict[tuple[int, int], set[int]] = {}
         self.admin_ids = kb.settings.admin_ids
         self.upload_dir = kb.settings.upload_dir
         self.flood = FloodGate(kb.settings.flood_burst, kb.settings.flood_window)
@@ -126,6 +131,8 @@ class Dialogue:
             user = self.store.user(who.user_id) or {}
             done = f"已记住：{user.get('unit', '')}·{value}。现在可以直接提问了。\n\n{HELP}"
             return Reply([Block(done)], edit=True)
+        if kind in {"mq", "ms"} and self.quiz is not None:
+            return self._multiple_choice(who, kind, value)
         if kind in {"full", "rel", "up", "down"} and value.isdigit():
             asked = self.store.question(int(value))
             if asked is None:
@@ -219,8 +226,151 @@ class Dialogue:
         )
 
     def cmd_export(self, who: Incoming, args: str) -> Reply:
-        return Reply([Block("提问记录见附件（CSV）。")],
-                     attachment=Attachment("questions.csv", self.store.export_questions_csv(), "提问记录"))
+        attachments = [Attachment("questions.csv", self.store.export_questions_csv(), "提问记录")]
+        if self.quiz is not None:
+            rows = export_rows(self.store)
+            attachments.insert(0, Attachment("quiz_attempts.xlsx", to_xlsx(rows), f"测验记录（{len(rows)} 次）"))
+        return Reply([Block("导出的记录见附件。")], attachments=attachments)
+
+    # quizzes -----------------------------------------------------------------------------------
+    def cmd_quiz(self, who: Incoming, args: str) -> Reply:
+        if self.quiz is None:
+            return Reply.text("本服务未启用测验。")
+        user = self.store.user(who.user_id) or {}
+        resumed = self.quiz.in_progress(who.user_id) is not None
+        try:
+            step = self.quiz.start(who.user_id, role=user.get("unit", ""), topic=args)
+        except QuizError as exc:
+            return Reply.text(str(exc))
+        settings = self.kb.settings
+        intro = ("继续您未完成的测验。" if resumed else
+                 f"{QUIZ_NAME}：共 {step.total} 题，每题 {settings.quiz_open_period} 秒，"
+                 f"{settings.quiz_pass_mark} 分合格，合格计 {settings.quiz_credits:g} 学时。")
+        return Reply([Block(intro)], poll=self._poll(step))
+
+    def on_quiz_answer(self, who: Incoming, attempt_id: int, index: int, chosen: list[int],
+                       seconds: float = 0.0) -> Reply | None:
+        """An answer to a quiz question; None when it was already answered (a duplicate or late update)."""
+        if self.quiz is None:
+            return None
+        outcome = self.quiz.answer(attempt_id, index, chosen, seconds)
+        if not outcome.recorded:
+            return None
+        self._ticked.pop((attempt_id, index), None)
+        return self._after_answer(outcome, index, timed_out=False)
+
+    def on_quiz_timeout(self, attempt_id: int, index: int) -> Reply | None:
+        """The question's time ran out: it counts as wrong and the next one follows."""
+        if self.quiz is None:
+            return None
+        outcome = self.quiz.answer(attempt_id, index, [], float(self.kb.settings.quiz_open_period))
+        if not outcome.recorded:
+            return None
+        return self._after_answer(outcome, index, timed_out=True)
+
+    def _after_answer(self, outcome, index: int, timed_out: bool) -> Reply:
+        question = outcome.question
+        letters = "、".join(chr(65 + i) for i in question.answer) if question else ""
+        if timed_out:
+            verdict = f"⏰ 第 {index + 1} 题超时。正确答案：{letters}"
+        elif outcome.correct:
+            verdict = f"✅ 第 {index + 1} 题回答正确。"
+        else:
+            verdict = f"❌ 第 {index + 1} 题答错了，正确答案：{letters}"
+        blocks = [Block(verdict)]
+        if question and (timed_out or not outcome.correct):
+            blocks.append(Block(f"{question.explanation}（{question.citation}）"))
+        if outcome.next is not None:
+            return Reply(blocks, poll=self._poll(outcome.next))
+        attempt = outcome.finished or {}
+        passed = bool(attempt.get("passed"))
+        summary = (f"测验结束：答对 {attempt.get('correct')}/{attempt.get('total')} 题，得分 {attempt.get('score')}，"
+                   + (f"合格，获得 {attempt.get('credits', 0):g} 学时。" if passed else "未合格。"))
+        blocks.append(Block(summary))
+        if passed:
+            blocks.append(Block(f"合格证明验证码：{attempt['cert_code']}。发送 /certificate 下载证明。"))
+        return Reply(blocks)
+
+    def _poll(self, step: Step, selected: tuple[int, ...] = ()) -> PollSpec:
+        q = step.question
+        return PollSpec(step.attempt_id, step.index, step.total, f"（{step.index + 1}/{step.total}）{q.question}",
+                        q.options, q.answer, q.type == "multiple", q.explanation,
+                        self.kb.settings.quiz_open_period, selected)
+
+    def _multiple_choice(self, who: Incoming, kind: str, value: str) -> Reply:
+        parts = value.split(":")
+        if not all(p.isdigit() for p in parts) or len(parts) < 2:
+            return Reply.text("这个按钮已失效。")
+        attempt_id, index = int(parts[0]), int(parts[1])
+        step = self.quiz.in_progress(who.user_id) if self.quiz else None
+        if step is None or (step.attempt_id, step.index) != (attempt_id, index):
+            return Reply.text("这道题已经作答或已超时。")
+        ticked = self._ticked.setdefault((attempt_id, index), set())
+        if kind == "mq" and len(parts) == 3:
+            ticked.symmetric_difference_update({int(parts[2])})
+            poll = self._poll(step, tuple(sorted(ticked)))
+            return Reply([Block(poll.question + "（多选，选好后提交）")], poll.toggle_buttons(), edit=True)
+        if not ticked:
+            return Reply.text("请至少选择一项再提交。")
+        return self.on_quiz_answer(who, attempt_id, index, sorted(ticked)) or Reply.text("这道题已经作答。")
+
+    def cmd_myscore(self, who: Incoming, args: str) -> Reply:
+        if self.quiz is None:
+            return Reply.text("本服务未启用测验。")
+        history = self.quiz.history(who.user_id)
+        if not history:
+            return Reply.text("您还没有完成过测验。发送 /quiz 开始。")
+        lines = [f"您的测验记录（共 {len(history)} 次）："]
+        for row in history:
+            mark = "合格" if row["passed"] else "未合格"
+            code = f"，验证码 {row['cert_code']}" if row["cert_code"] else ""
+            lines.append(f"· {row['finished_at'][:16].replace('T', ' ')}  {row['score']} 分，{mark}{code}")
+        lines.append(f"累计继续教育学时：{sum(r['credits'] for r in history):g}")
+        return Reply.text("\n".join(lines))
+
+    def cmd_leaderboard(self, who: Incoming, args: str) -> Reply:
+        if args in {"off", "退出", "不参加"}:
+            self.store.set_profile(who.user_id, leaderboard=0)
+            return Reply.text("已将您移出排行榜。发送 /leaderboard on 可重新加入。")
+        if args in {"on", "加入", "参加"}:
+            self.store.set_profile(who.user_id, leaderboard=1)
+            return Reply.text("已将您加入排行榜。")
+        people, units = leaderboard(self.store)
+        if not people:
+            return Reply.text("还没有人完成测验。")
+        lines = ["个人排行："]
+        for n, p in enumerate(people, start=1):
+            unit = p["unit"] or "未填单位"
+            lines.append(f"{n}. {p['name'] or p['id']}（{unit}）最高 {p['best']} 分，{p['credits']:g} 学时")
+        if units:
+            lines.append("单位排行（平均最高分）：")
+            lines.extend(f"{n}. {u['unit']}：{u['average']} 分，{u['people']} 人" for n, u in enumerate(units, start=1))
+        lines.append("不想出现在排行榜上？发送 /leaderboard off")
+        return Reply.text("\n".join(lines))
+
+    def cmd_certificate(self, who: Incoming, args: str) -> Reply:
+        passed = [r for r in (self.quiz.history(who.user_id) if self.quiz else []) if r["passed"]]
+        if not passed:
+            return Reply.text("您还没有合格的测验记录。")
+        attempt = self.quiz.attempt_by_code(passed[-1]["cert_code"])
+        return Reply([Block(f"合格证明（验证码 {attempt['cert_code']}）见附件。")],
+                     attachments=[Attachment(f"certificate-{attempt['cert_code']}.pdf", certificate_pdf(attempt))])
+
+    def cmd_quizstats(self, who: Incoming, args: str) -> Reply:
+        if self.quiz is None:
+            return Reply.text("本服务未启用测验。")
+        stats = question_stats(self.store, self.quiz.by_id)
+        rows = export_rows(self.store)
+        finished = [r for r in rows if r["status"] == "finished"]
+        lines = [f"已完成测验 {len(finished)} 次，合格 {sum(r['passed'] for r in finished)} 次。"]
+        hardest = sorted(stats, key=lambda s: s["facility"])[:10]
+        if hardest:
+            lines.append("最难的题（难度指数＝答对比例；区分度需 10 次以上作答）：")
+            lines.extend(f"· {s['question_id']} 答对 {s['facility']:.0%}（{s['answers']} 次）"
+                         + (f"，区分度 {s['discrimination']}" if s["discrimination"] is not None else "")
+                         for s in hardest)
+        chart = Attachment("scores.png", score_chart_png([r["score"] for r in finished]), "成绩分布")
+        return Reply.text("\n".join(lines)) if not finished else Reply([Block("\n".join(lines))], attachments=[chart])
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:

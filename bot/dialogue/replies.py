@@ -31,12 +31,35 @@ class Attachment:
     caption: str = ""
 
 
+@dataclass(frozen=True)
+class PollSpec:
+    """A quiz question to put to the user (a quiz poll in Telegram, options to type in the terminal)."""
+
+    attempt_id: int
+    index: int
+    total: int
+    question: str
+    options: tuple[str, ...]
+    correct: tuple[int, ...]
+    multiple: bool
+    explanation: str
+    open_period: int
+    selected: tuple[int, ...] = ()  # multiple choice: options ticked so far
+
+    def toggle_buttons(self) -> list[list[Button]]:
+        rows = [[Button(("✅ " if i in self.selected else "⬜ ") + f"{chr(65 + i)}. {o}"[:60],
+                        f"mq:{self.attempt_id}:{self.index}:{i}")] for i, o in enumerate(self.options)]
+        rows.append([Button("提交答案", f"ms:{self.attempt_id}:{self.index}")])
+        return rows
+
+
 @dataclass
 class Reply:
     blocks: list[Block] = field(default_factory=list)
     buttons: list[list[Button]] = field(default_factory=list)
-    attachment: Attachment | None = None
+    attachments: list[Attachment] = field(default_factory=list)
     edit: bool = False  # replace the message the button was pressed on (onboarding steps)
+    poll: PollSpec | None = None  # a quiz question, sent after the blocks
 
     @classmethod
     def text(cls, text: str, buttons: list[list[Button]] | None = None) -> Reply:

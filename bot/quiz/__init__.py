@@ -1,0 +1,1 @@
+"""Quality Month quizzes: the question bank, generated questions, attempts, records and reports."""
