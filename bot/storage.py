@@ -53,11 +53,15 @@ def m002_quiz(db: sqlite_utils.Database) -> None:
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Store:
-    """A small interface over the records; safe to call from several threads."""
+    """A small interface over the records; safe to call from several threads.
+
+    One connection serves every thread, so every use of it — reads too — holds ``lock``: sqlite-utils
+    wraps statements in savepoints that interleaving threads would otherwise break.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,13 +71,13 @@ class Store:
         # only a power loss may drop the last ones.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self._lock = threading.RLock()
-        with self._lock:
+        self.lock = threading.RLock()
+        with self.lock:
             migrations.apply(self.db)
 
     # users
     def touch_user(self, user_id: int, name: str = "", username: str = "") -> dict:
-        with self._lock, self.db.conn:
+        with self.lock, self.db.conn:
             existing = self.user(user_id)
             if existing is None:
                 row = {"id": user_id, "name": name, "username": username, "unit": "", "role": "",
@@ -86,18 +90,25 @@ class Store:
             return existing
 
     def user(self, user_id: int) -> dict | None:
-        rows = list(self.db.query("select * from users where id = ?", [user_id]))
+        return self.one("select * from users where id = ?", [user_id])
+
+    def one(self, sql: str, params: list | None = None) -> dict | None:
+        rows = self.rows(sql, params)
         return rows[0] if rows else None
+
+    def rows(self, sql: str, params: list | None = None) -> list[dict]:
+        with self.lock:
+            return list(self.db.query(sql, params or []))
 
     def set_profile(self, user_id: int, **fields: object) -> None:
         allowed = {k: v for k, v in fields.items() if k in {"unit", "role", "leaderboard"}}
-        with self._lock, self.db.conn:
+        with self.lock, self.db.conn:
             self.db["users"].update(user_id, {**allowed, "updated_at": now()})
 
     # questions and feedback
     def log_question(self, user_id: int, question: str, answered: bool, mode: str, top_doc: str, top_loc: str,
                      answer: str) -> int:
-        with self._lock, self.db.conn:
+        with self.lock, self.db.conn:
             table = self.db["questions"].insert({
                 "user_id": user_id, "question": question, "answered": int(answered), "mode": mode,
                 "top_doc": top_doc, "top_loc": top_loc, "answer": answer, "asked_at": now(),
@@ -105,15 +116,14 @@ class Store:
             return int(table.last_pk)
 
     def question(self, question_id: int) -> dict | None:
-        rows = list(self.db.query("select * from questions where id = ?", [question_id]))
-        return rows[0] if rows else None
+        return self.one("select * from questions where id = ?", [question_id])
 
     def add_feedback(self, question_id: int, user_id: int, vote: int) -> bool:
         """Store 👍 (1) or 👎 (-1); a second vote by the same user replaces the first."""
         asked = self.question(question_id)
         if asked is None:
             return False
-        with self._lock, self.db.conn:
+        with self.lock, self.db.conn:
             self.db["feedback"].upsert({
                 "question_id": question_id, "user_id": user_id, "vote": vote, "question": asked["question"],
                 "answer": asked["answer"], "at": now(),
@@ -123,12 +133,15 @@ class Store:
     # duplicated deliveries
     def first_delivery(self, update_id: int) -> bool:
         """True the first time an update id is seen; False for a redelivery."""
-        with self._lock, self.db.conn:
+        with self.lock, self.db.conn:
             cursor = self.db.execute("insert or ignore into updates (update_id, at) values (?, ?)", [update_id, now()])
             return cursor.rowcount == 1
 
     def stats(self) -> dict[str, int]:
-        one = lambda sql: int(next(iter(self.db.execute(sql).fetchone()), 0) or 0)  # noqa: E731
+        def one(sql: str) -> int:
+            with self.lock:
+                return int(self.db.execute(sql).fetchone()[0] or 0)
+
         return {
             "users": one("select count(*) from users"),
             "questions": one("select count(*) from questions"),
@@ -144,7 +157,7 @@ class Store:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["id", "user_id", "asked_at", "question", "answered", "mode", "top_doc", "top_loc"])
-        for row in self.db.query("select * from questions order by id"):
+        for row in self.rows("select * from questions order by id"):
             writer.writerow([row["id"], row["user_id"], row["asked_at"], row["question"], row["answered"],
                              row["mode"], row["top_doc"], row["top_loc"]])
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")

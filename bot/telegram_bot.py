@@ -70,7 +70,7 @@ async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Re
     """Send a reply as one or more HTML messages (split at paragraphs), buttons on the last one."""
     if reply is None:
         return
-    chunks = reply.html_chunks()
+    chunks = reply.html_chunks() if reply.blocks else []
     for n, chunk in enumerate(chunks):
         last = n == len(chunks) - 1
         await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
@@ -117,7 +117,9 @@ async def on_poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     attempt_id, index = found
     who = Incoming(answer.user.id, answer.user.full_name, answer.user.username or "", answer.user.id)
-    reply = await asyncio.to_thread(dialogue.on_quiz_answer, who, attempt_id, index, list(answer.option_ids))
+    # The quiz poll itself shows right or wrong and the explanation: no separate verdict message.
+    reply = await asyncio.to_thread(dialogue.on_quiz_answer, who, attempt_id, index, list(answer.option_ids),
+                                    0.0, False)
     await send_reply(context, answer.user.id, reply)
 
 

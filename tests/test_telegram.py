@@ -88,7 +88,7 @@ def test_question_answered_with_citation_buttons_and_feedback(bot: RunningBot) -
     before = len(bot.api.messages_to(USER))
     bot.api.push(bot.api.callback(USER, data["👎"]))
     bot.api.wait_for(lambda s: len(bot.api.messages_to(USER)) > before)
-    row = next(bot.dialogue.store.db.query("select * from feedback"))
+    row = bot.dialogue.store.one("select * from feedback")
     assert row["vote"] == -1 and "商品混凝土" in row["question"] and "第二十九条" in row["answer"]
 
 
@@ -159,7 +159,7 @@ def test_duplicated_update_is_answered_once(bot: RunningBot) -> None:
     assert marker
     answers = [m for m in bot.api.messages_to(USER) if "第五十四条" in m.text]
     assert len(answers) == 1
-    assert bot.dialogue.store.db.execute("select count(*) from questions").fetchone()[0] == 1
+    assert bot.dialogue.store.stats()["questions"] == 1
 
 
 def test_one_user_flooding_does_not_starve_others(bot: RunningBot) -> None:
@@ -210,9 +210,9 @@ def test_quiz_in_telegram_polls_records_and_reports(bot: RunningBot) -> None:
         if n < 9:
             bot.api.wait_for_questions(USER, n + 2)
     bot.api.wait_for(lambda s: s.chat_id == USER and "测验结束" in s.text)
-    rows = list(bot.dialogue.store.db.query("select * from quiz_answers order by idx"))
+    rows = bot.dialogue.store.rows("select * from quiz_answers order by idx")
     assert [r["idx"] for r in rows] == list(range(10))
-    attempt = next(bot.dialogue.store.db.query("select * from quiz_attempts"))
+    attempt = bot.dialogue.store.one("select * from quiz_attempts")
     assert attempt["status"] == "finished" and attempt["correct"] == sum(r["correct"] for r in rows)
     assert "累计继续教育学时" in bot.ask(USER, "/myscore")[-1].text
     board = bot.ask(OTHER, "/leaderboard")[-1].text
@@ -238,7 +238,7 @@ def test_quiz_question_times_out_and_the_next_follows(corpus_settings, embedder,
         running.api.push(running.api.message(USER, "/quiz"))
         running.api.wait_for_questions(USER, 2, timeout=30)  # nobody answers: the timer moves on
         running.api.wait_for(lambda s: s.chat_id == USER and "超时" in s.text)
-        answers = list(running.dialogue.store.db.query("select * from quiz_answers"))
+        answers = running.dialogue.store.rows("select * from quiz_answers")
         assert answers[0]["idx"] == 0 and answers[0]["correct"] == 0
     finally:
         running.stop()

@@ -249,15 +249,21 @@ class Dialogue:
         return Reply([Block(intro)], poll=self._poll(step))
 
     def on_quiz_answer(self, who: Incoming, attempt_id: int, index: int, chosen: list[int],
-                       seconds: float = 0.0) -> Reply | None:
-        """An answer to a quiz question; None when it was already answered (a duplicate or late update)."""
+                       seconds: float = 0.0, announce: bool = True) -> Reply | None:
+        """An answer to a quiz question; None when it was already answered (a duplicate or late update).
+
+        ``announce=False`` leaves out the verdict, for front ends whose quiz poll shows it already.
+        """
         if self.quiz is None:
             return None
         outcome = self.quiz.answer(attempt_id, index, chosen, seconds)
         if not outcome.recorded:
             return None
         self._ticked.pop((attempt_id, index), None)
-        return self._after_answer(outcome, index, timed_out=False)
+        reply = self._after_answer(outcome, index, timed_out=False)
+        if not announce and outcome.next is not None:
+            reply.blocks = []
+        return reply
 
     def on_quiz_timeout(self, attempt_id: int, index: int) -> Reply | None:
         """The question's time ran out: it counts as wrong and the next one follows."""
@@ -293,6 +299,8 @@ class Dialogue:
 
     def _poll(self, step: Step, selected: tuple[int, ...] = ()) -> PollSpec:
         q = step.question
+        if self.quiz is not None:
+            self.quiz.mark_asked(step.attempt_id, step.index)
         return PollSpec(step.attempt_id, step.index, step.total, f"（{step.index + 1}/{step.total}）{q.question}",
                         q.options, q.answer, q.type == "multiple", q.explanation,
                         self.kb.settings.quiz_open_period, selected)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -48,7 +47,7 @@ class QuizService:
         self.settings = settings
         self.by_id = {q.id: q for q in bank}
         self.bank = bank
-        self._lock = threading.RLock()
+        self._lock = store.lock  # the store's: one connection, used by one thread at a time
 
     # starting -----------------------------------------------------------------------------------
     def campaign_open(self, today: date | None = None) -> bool:
@@ -60,10 +59,10 @@ class QuizService:
         return date.fromisoformat(start.strip()) <= today <= date.fromisoformat(end.strip())
 
     def in_progress(self, user_id: int) -> Step | None:
-        rows = list(self.db.query(
+        row = self.store.one(
             "select * from quiz_attempts where user_id = ? and status = 'in_progress' order by id desc limit 1",
-            [user_id]))
-        return self._step(rows[0]) if rows else None
+            [user_id])
+        return self._step(row) if row else None
 
     def start(self, user_id: int, role: str = "", topic: str = "", seed: int | None = None) -> Step:
         """A new attempt's first question (or the current question of an attempt in progress)."""
@@ -73,8 +72,8 @@ class QuizService:
                 return current
             if not self.campaign_open():
                 raise QuizError(f"测验只在活动期间（{self.settings.quiz_campaign}）开放。")
-            finished = list(self.db.query(
-                "select * from quiz_attempts where user_id = ? and status = 'finished' order by id", [user_id]))
+            finished = self.store.rows(
+                "select * from quiz_attempts where user_id = ? and status = 'finished' order by id", [user_id])
             if len(finished) >= self.settings.quiz_attempts:
                 raise QuizError(f"您已完成 {len(finished)} 次测验，达到本次活动允许的次数。")
             if finished:
@@ -113,10 +112,11 @@ class QuizService:
     def answer(self, attempt_id: int, index: int, chosen: list[int], seconds: float = 0.0) -> Outcome:
         """Record the answer to question ``index``; only the first answer to a question counts."""
         with self._lock, self.db.conn:
-            rows = list(self.db.query("select * from quiz_attempts where id = ?", [attempt_id]))
+            rows = self.store.rows("select * from quiz_attempts where id = ?", [attempt_id])
             if not rows or rows[0]["status"] != "in_progress" or rows[0]["current"] != index:
                 return Outcome(False)
             attempt = rows[0]
+            seconds = seconds or self._seconds_since_asked(attempt_id, index)
             question = self.by_id.get(json.loads(attempt["question_ids"])[index])
             correct = bool(question and question.is_correct(chosen))
             inserted = self.db.execute(
@@ -163,17 +163,30 @@ class QuizService:
             self.db["quiz_polls"].insert({"poll_id": poll_id, "attempt_id": attempt_id, "idx": index,
                                           "chat_id": chat_id, "sent_at": now()}, replace=True)
 
+    def mark_asked(self, attempt_id: int, index: int) -> None:
+        """Note when a question was put (the first time), to record how long the answer took."""
+        with self._lock, self.db.conn:
+            self.db.execute("insert or ignore into quiz_polls (poll_id, attempt_id, idx, chat_id, sent_at) "
+                            "values (?, ?, ?, 0, ?)", [f"asked:{attempt_id}:{index}", attempt_id, index, now()])
+
+    def _seconds_since_asked(self, attempt_id: int, index: int) -> float:
+        with self._lock:
+            row = self.db.execute("select sent_at from quiz_polls where poll_id = ?",
+                                  [f"asked:{attempt_id}:{index}"]).fetchone()
+        if not row:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(row[0])).total_seconds())
+
     def poll(self, poll_id: str) -> tuple[int, int] | None:
-        rows = list(self.db.query("select attempt_id, idx from quiz_polls where poll_id = ?", [poll_id]))
-        return (rows[0]["attempt_id"], rows[0]["idx"]) if rows else None
+        row = self.store.one("select attempt_id, idx from quiz_polls where poll_id = ?", [poll_id])
+        return (row["attempt_id"], row["idx"]) if row else None
 
     # reports ------------------------------------------------------------------------------------
     def history(self, user_id: int) -> list[dict]:
-        return list(self.db.query(
-            "select * from quiz_attempts where user_id = ? and status = 'finished' order by id", [user_id]))
+        return self.store.rows(
+            "select * from quiz_attempts where user_id = ? and status = 'finished' order by id", [user_id])
 
     def attempt_by_code(self, code: str) -> dict | None:
-        rows = list(self.db.query(
+        return self.store.one(
             "select a.*, u.name, u.unit, u.role from quiz_attempts a left join users u on u.id = a.user_id "
-            "where a.cert_code = ?", [code.strip().upper()]))
-        return rows[0] if rows else None
+            "where a.cert_code = ?", [code.strip().upper()])

@@ -23,7 +23,7 @@ def export_rows(store: Store, since: date | None = None) -> list[dict]:
     if since is not None:
         sql += " where a.started_at >= ?"
         params.append(since.isoformat())
-    return list(store.db.query(sql + " order by a.id", params))
+    return store.rows(sql + " order by a.id", params)
 
 
 def to_csv(rows: list[dict]) -> bytes:
@@ -50,25 +50,25 @@ def to_xlsx(rows: list[dict]) -> bytes:
 
 def leaderboard(store: Store, limit: int = 10) -> tuple[list[dict], list[dict]]:
     """(people, units): best score and credits; users who opted out are left out of both."""
-    people = list(store.db.query(
+    people = store.rows(
         "select u.id, u.name, u.unit, max(a.score) as best, sum(a.credits) as credits, count(*) as attempts "
         "from quiz_attempts a join users u on u.id = a.user_id "
         "where a.status = 'finished' and u.leaderboard = 1 group by u.id order by best desc, credits desc, u.id "
-        "limit ?", [limit]))
-    units = list(store.db.query(
+        "limit ?", [limit])
+    units = store.rows(
         "select unit, round(avg(best), 1) as average, count(*) as people from ("
         "  select u.unit as unit, max(a.score) as best from quiz_attempts a join users u on u.id = a.user_id"
         "  where a.status = 'finished' and u.leaderboard = 1 and u.unit != '' group by u.id"
-        ") group by unit order by average desc limit ?", [limit]))
+        ") group by unit order by average desc limit ?", [limit])
     return people, units
 
 
 def question_stats(store: Store, bank: dict[str, Question], min_for_discrimination: int = 10) -> list[dict]:
     """Per question: answers, facility index (share correct) and, with enough attempts, discrimination
     (share correct among the top 27 % of attempts minus the bottom 27 %)."""
-    answers = list(store.db.query(
+    answers = store.rows(
         "select q.question_id, q.correct, a.score from quiz_answers q join quiz_attempts a on a.id = q.attempt_id "
-        "where a.status = 'finished'"))
+        "where a.status = 'finished'")
     by_question: dict[str, list[tuple[int, int]]] = {}
     for row in answers:
         by_question.setdefault(row["question_id"], []).append((row["score"], row["correct"]))
@@ -142,7 +142,7 @@ def certificate_pdf(attempt: dict) -> bytes:
 
 
 def attempt_answers(store: Store, attempt_id: int) -> list[dict]:
-    rows = list(store.db.query("select * from quiz_answers where attempt_id = ? order by idx", [attempt_id]))
+    rows = store.rows("select * from quiz_answers where attempt_id = ? order by idx", [attempt_id])
     for row in rows:
         row["chosen"] = json.loads(row["chosen"])
     return rows

@@ -1,0 +1,132 @@
+"""Quiz load benchmark: many users take a quiz at once through the stand-in Bot API against the real bot
+process (``python -m bot serve``). Checks that every answer is recorded exactly once and that the export
+matches; reports p50/p95 from an answer to the next question.
+
+Usage: ``python scripts/benchmark_quiz.py [--users 200] [--think 10] [--index DIR]``. The default think time
+(10 s a question) keeps 200 users near 20 answers a second, under Telegram's 30 messages/s bot limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import load_settings  # noqa: E402
+from bot.knowledge import KnowledgeBase  # noqa: E402
+from tests.fake_bot_api import TOKEN, FakeBotApi, Sent  # noqa: E402
+
+
+def answer(api: FakeBotApi, uid: int, sent: Sent, rng: random.Random) -> None:
+    """Pick options at random, as a mixed-ability crowd would, and answer like Telegram sends it."""
+    if sent.method == "sendPoll":
+        options = sent.result["poll"]["options"]
+        api.push(api.poll_answer(uid, sent.result["poll"]["id"], [rng.randrange(len(options))]))
+        return
+    buttons = [b["callback_data"] for row in sent.buttons for b in row]
+    ticks = [b for b in buttons if b.startswith("mq:")]
+    submit = next(b for b in buttons if b.startswith("ms:"))
+    for data in rng.sample(ticks, 2):
+        before = sum(1 for s in list(api.sent) if s.method == "editMessageText" and s.chat_id == uid)
+        api.push(api.callback(uid, data))
+        api.wait_for(lambda s, b=before: sum(1 for x in api.sent if x.method == "editMessageText"
+                                             and x.chat_id == uid) > b, timeout=120)
+    api.push(api.callback(uid, submit))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--think", type=float, default=10.0)
+    parser.add_argument("--index", default="")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="zlt-quiz-"))
+    env = {
+        "BOT_INDEX_DIR": args.index or str(work / "index"),
+        "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
+        "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
+        "BOT_DB_PATH": str(work / "db.sqlite"),
+        "BOT_UPLOAD_DIR": str(work / "uploads"),
+        "BOT_QUIZ_SIZE": str(args.questions),
+        "BOT_QUIZ_OPEN_PERIOD": "600",
+    }
+    if not KnowledgeBase(load_settings(env)).has_index():
+        print("indexing the corpus first …", flush=True)
+        KnowledgeBase(load_settings(env)).reindex()
+    api = FakeBotApi().start()
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
+                "TELEGRAM_API_FILE_URL": api.base_file_url})
+    bot = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=dict(os.environ, **env),
+                           stdout=subprocess.DEVNULL, stderr=open(work / "bot.log", "w"))
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def user(uid: int) -> None:
+        rng = random.Random(uid)
+        time.sleep(rng.uniform(0, args.think))
+        api.push(api.message(uid, "/quiz"))
+        try:
+            for n in range(args.questions):
+                sent = api.wait_for_questions(uid, n + 1, timeout=300)[n]
+                time.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
+                pushed = time.perf_counter()
+                answer(api, uid, sent, rng)
+                if n + 1 < args.questions:
+                    arrived = api.wait_for_questions(uid, n + 2, timeout=300)[n + 1].at
+                    with lock:
+                        latencies.append(arrived - pushed)
+            api.wait_for(lambda s: s.chat_id == uid and "测验结束" in s.text, timeout=300)
+        except (TimeoutError, StopIteration) as exc:
+            failures.append(f"{uid}: {exc}")
+
+    try:
+        api.wait_for(lambda s: s.method == "setMyCommands", timeout=60)
+        started = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(10_000 + i,)) for i in range(args.users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        db = sqlite3.connect(work / "db.sqlite")
+        answers = db.execute("select count(*) from quiz_answers").fetchone()[0]
+        distinct = db.execute("select count(distinct attempt_id || ':' || idx) from quiz_answers").fetchone()[0]
+        finished = db.execute("select count(*) from quiz_attempts where status = 'finished'").fetchone()[0]
+        db_rows = db.execute("select id, score, passed from quiz_attempts order by id").fetchall()
+        export = subprocess.run([sys.executable, "-m", "bot", "quiz", "export"], cwd=ROOT, capture_output=True,
+                                text=True, env=dict(os.environ, **env), check=True).stdout
+        exported = [(int(r["attempt_id"]), int(r["score"]), int(r["passed"]))
+                    for r in csv.DictReader(io.StringIO(export))]
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
+        p95 = latencies[int(0.95 * len(latencies))] * 1000 if latencies else float("nan")
+        print(f"{args.users} users x {args.questions} questions in {elapsed:.0f} s (think {args.think} s): "
+              f"{answers} answers recorded ({distinct} distinct, expected {args.users * args.questions}), "
+              f"{finished} attempts finished, {len(failures)} users failed; export matches database: "
+              f"{exported == [tuple(r) for r in db_rows]} ({len(exported)} rows); answer -> next question "
+              f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", flush=True)
+        for failure in failures[:5]:
+            print("  failed:", failure)
+    finally:
+        bot.terminate()
+        bot.wait(30)
+        api.stop()
+
+
+if __name__ == "__main__":
+    main()
