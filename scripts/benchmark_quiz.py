@@ -39,10 +39,11 @@ def answer(api: FakeBotApi, uid: int, sent: Sent, rng: random.Random) -> None:
     ticks = [b for b in buttons if b.startswith("mq:")]
     submit = next(b for b in buttons if b.startswith("ms:"))
     for data in rng.sample(ticks, 2):
-        before = sum(1 for s in list(api.sent) if s.method == "editMessageText" and s.chat_id == uid)
+        before = api.edits.get(uid, 0)
         api.push(api.callback(uid, data))
-        api.wait_for(lambda s, b=before: sum(1 for x in api.sent if x.method == "editMessageText"
-                                             and x.chat_id == uid) > b, timeout=120)
+        deadline = time.monotonic() + 120
+        while api.edits.get(uid, 0) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
     api.push(api.callback(uid, submit))
 
 

@@ -55,6 +55,7 @@ class FakeBotApi:
         self._redeliveries: list[dict] = []
         self._by_chat: dict[int, list[Sent]] = {}
         self._questions_by_chat: dict[int, list[Sent]] = {}  # quiz polls and multiple-choice messages
+        self.edits: dict[int, int] = {}  # editMessageText calls per chat
         self._poll_ids = itertools.count(1)
         self._last_id = 0
         self._cond = threading.Condition()
@@ -62,6 +63,7 @@ class FakeBotApi:
         self.files: dict[str, bytes] = {}
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
+        ThreadingHTTPServer.request_queue_size = 512  # the listen backlog: many bot connections at once
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -180,6 +182,8 @@ class FakeBotApi:
         sent = Sent(method, params, time.perf_counter(), files or {})
         with self._cond:
             self.sent.append(sent)
+            if method == "editMessageText":
+                self.edits[sent.chat_id] = self.edits.get(sent.chat_id, 0) + 1
             if method == "sendMessage":
                 self._by_chat.setdefault(sent.chat_id, []).append(sent)
                 if any(str(b.get("callback_data", "")).startswith("mq:") for row in sent.buttons for b in row):

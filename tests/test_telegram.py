@@ -123,6 +123,11 @@ def test_admin_upload_reindex_and_bad_upload(bot: RunningBot) -> None:
         bot.api.wait_for(lambda s, b=before: len(bot.api.messages_to(ADMIN)) > b)
         text = _last_text(bot, ADMIN)
         assert ("无法使用" in text or "不支持" in text) and name.rsplit(".", 1)[-1] in text
+    huge = bot.api.document(ADMIN, "大文件.pdf", b"%PDF-1.4")
+    huge["message"]["document"]["file_size"] = 25 * 1024 * 1024  # Telegram reports the size before download
+    before = len(bot.api.messages_to(ADMIN))
+    bot.api.push(huge)
+    assert "超过 20 MB" in bot.api.wait_for_messages(ADMIN, before + 1)[-1].text
     assert current_version(bot.settings.index_dir) == version
     assert not any(p.name.startswith(".incoming") for p in bot.settings.upload_dir.iterdir())
 
