@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.retrieval.matching import longest_matches
+
 
 @dataclass
 class Glossary:
@@ -50,18 +52,10 @@ class Glossary:
     def expand(self, text: str) -> list[str]:
         """Statutory terms for the jargon found in ``text`` (longest match first, no overlaps)."""
         found: list[str] = []
-        taken = [False] * len(text)
-        for term in sorted(self.terms, key=len, reverse=True):
-            start = text.find(term)
-            while start != -1:
-                span = range(start, start + len(term))
-                if not any(taken[i] for i in span):
-                    for i in span:
-                        taken[i] = True
-                    for value in self.terms[term]:
-                        if value not in found and value not in text:
-                            found.append(value)
-                start = text.find(term, start + 1)
+        for term, _ in longest_matches(text, self.terms):
+            for value in self.terms[term]:
+                if value not in found and value not in text:
+                    found.append(value)
         return found
 
     def resolve_role(self, text: str) -> str | None:

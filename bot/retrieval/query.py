@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.numerals import NUM_PATTERN, article_label, to_int
 from bot.retrieval.glossary import Glossary
+from bot.retrieval.matching import longest_matches
 
 _REF = re.compile(rf"(?:《([^》]{{2,80}})》)?\s*第({NUM_PATTERN})条(之[一二三四五六七八九十]+)?")
 _NATIONAL_PREFIX = "中华人民共和国"
@@ -44,7 +45,7 @@ class DocumentNames:
             if title in titles:
                 for alias in aliases:
                     self.alias_to_title.setdefault(alias, title)
-        self._aliases = sorted(self.alias_to_title, key=len, reverse=True)
+        self._aliases = list(self.alias_to_title)
 
     def resolve(self, name: str) -> str | None:
         """A title for a name given in 《》 or free text; None when nothing fits."""
@@ -57,18 +58,7 @@ class DocumentNames:
 
     def mentions(self, text: str) -> list[tuple[int, str]]:
         """(position, title) of document names in ``text``, longest names first, no overlaps."""
-        taken = [False] * len(text)
-        found: list[tuple[int, str]] = []
-        for alias in self._aliases:
-            start = text.find(alias)
-            while start != -1:
-                span = range(start, start + len(alias))
-                if not any(taken[i] for i in span):
-                    for i in span:
-                        taken[i] = True
-                    found.append((start, self.alias_to_title[alias]))
-                start = text.find(alias, start + 1)
-        return sorted(found)
+        return [(start, self.alias_to_title[alias]) for alias, start in longest_matches(text, self._aliases)]
 
     def localise(self, title: str) -> str:
         """The Guangdong counterpart of a national title, when one is indexed (质量管理条例 -> 广东省…)."""

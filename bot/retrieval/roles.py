@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.retrieval.matching import longest_matches
+
 MODAL = re.compile(r"应当|必须|不得|禁止|严禁|不准|有权|负责")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
 _SENTENCE = re.compile(r"[^。！？]+[。！？]?")
@@ -29,10 +31,7 @@ class RoleMatcher:
 
     def __init__(self, roles: dict[str, list[str]]) -> None:
         self.roles = roles
-        self._aliases = sorted(
-            ((alias, role) for role, aliases in roles.items() for alias in {role, *aliases}),
-            key=lambda pair: len(pair[0]), reverse=True,
-        )
+        self._alias_role = {alias: role for role, aliases in roles.items() for alias in {role, *aliases}}
 
     def named(self, text: str) -> tuple[str, ...]:
         """Roles named in ``text`` (longest alias first, no overlapping matches)."""
@@ -55,20 +54,13 @@ class RoleMatcher:
         return tuple(out)
 
     def _matches(self, text: str) -> list[tuple[str, int, int]]:
+        """(role, start, end) of the first mention of each role, in position order."""
         expanded = _ENUMERATION.sub(lambda m: self._expand(m.group(1)), text)
-        taken = [False] * len(expanded)
-        found: list[tuple[str, int, int]] = []
-        for alias, role in self._aliases:
-            start = expanded.find(alias)
-            while start != -1:
-                span = range(start, start + len(alias))
-                if not any(taken[i] for i in span):
-                    for i in span:
-                        taken[i] = True
-                    if role not in [f[0] for f in found]:
-                        found.append((role, start, start + len(alias)))
-                start = expanded.find(alias, start + 1)
-        return sorted(found, key=lambda f: f[1])
+        found: dict[str, tuple[str, int, int]] = {}
+        for alias, start in longest_matches(expanded, self._alias_role):
+            role = self._alias_role[alias]
+            found.setdefault(role, (role, start, start + len(alias)))
+        return sorted(found.values(), key=lambda f: f[1])
 
     @staticmethod
     def _expand(enumeration: str) -> str:
