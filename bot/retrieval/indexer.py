@@ -125,7 +125,7 @@ def build_index(
     embedder: Embedder,
     glossary: Glossary,
     progress: Progress = lambda message: None,
-    batch_size: int = 32,
+    batch_size: int = 16,  # small batches: questions share the encoder and wait for at most one batch
 ) -> BuildReport:
     """Index the documents under ``paths`` into a new version of ``index_dir`` and serve it.
 
