@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -52,12 +53,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--think", type=float, default=10.0)
-    parser.add_argument("--index", default="")
+    parser.add_argument("--index", default="", help="an index of the corpus to start from (copied, not changed)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-quiz-"))
+    if args.index:
+        shutil.copytree(args.index, work / "index")
     env = {
-        "BOT_INDEX_DIR": args.index or str(work / "index"),
+        "BOT_INDEX_DIR": str(work / "index"),
         "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
         "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
         "BOT_DB_PATH": str(work / "db.sqlite"),

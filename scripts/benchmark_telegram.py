@@ -4,7 +4,8 @@ Simulated users (threads in this process, beside the stand-in server) ask questi
 from the moment an update is handed out to the moment the bot's reply arrives. A second round runs while
 an admin re-index is in progress. Every question must get exactly one answer.
 
-Usage: ``python scripts/benchmark_telegram.py [--users 20] [--questions 10] [--think 2.0] [--index DIR]``
+Usage: ``python scripts/benchmark_telegram.py [--users 20] [--questions 10] [--think 2.0] [--index DIR]
+[--cold-reindex]`` (BENCH_TRACE=1 prints every answer slower than 3 s)
 (without --index, ../shared/corpus and knowledge/ are indexed into a temporary folder first).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from bot.knowledge import KnowledgeBase  # noqa: E402
 from tests.fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
 
 ADMIN = 999_999
+BENCH_START = time.perf_counter()
 
 
 def run_round(api: FakeBotApi, users: int, questions: list[str], per_user: int, first_user: int, think: float,
@@ -52,6 +55,9 @@ def run_round(api: FakeBotApi, users: int, questions: list[str], per_user: int, 
                 return
             with lock:
                 latencies.append(reply.at - api.pushed_at[update_id])
+                if os.environ.get("BENCH_TRACE") and latencies[-1] > 3:
+                    print(f"  slow: user {uid} question {n} took {latencies[-1]:.1f} s "
+                          f"(pushed at {api.pushed_at[update_id] - BENCH_START:.1f} s)", flush=True)
             time.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
     threads = [threading.Thread(target=user, args=(first_user + i,)) for i in range(users)]
@@ -78,12 +84,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--think", type=float, default=2.0, help="mean seconds between a user's questions")
-    parser.add_argument("--index", default="")
+    parser.add_argument("--index", default="", help="an index of the corpus to start from (copied, not changed)")
+    parser.add_argument("--cold-reindex", action="store_true",
+                        help="empty the embedding cache first, so that the admin re-index embeds everything again")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-load-"))
+    if args.index:
+        shutil.copytree(args.index, work / "index")
     env = {
-        "BOT_INDEX_DIR": args.index or str(work / "index"),
+        "BOT_INDEX_DIR": str(work / "index"),
         "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
         "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
         "BOT_DB_PATH": str(work / "db.sqlite"),
@@ -114,6 +124,8 @@ def main() -> None:
         reindex: list[str] = []
 
         def admin_reindex() -> None:
+            if args.cold_reindex:
+                (work / "index" / "embeddings.sqlite").unlink(missing_ok=True)
             started = time.perf_counter()
             before = len(api.messages_to(ADMIN))
             api.push(api.message(ADMIN, "/reindex"))

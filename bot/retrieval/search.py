@@ -85,7 +85,8 @@ class Retriever:
         matcher = RoleMatcher(glossary.roles)
         obliged = [{r for o in matcher.obligations(c.text) for r in o.roles} for c in chunks]
         self._obliges = {role: np.array([role in roles for roles in obliged]) for role in glossary.roles}
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+        # Several questions may wait for the encoder at once (it serves them one by one, before index work).
+        self._encoder = ThreadPoolExecutor(max_workers=4, thread_name_prefix="encoder")
         self._secondary = np.array([c.kind == "training" for c in chunks], dtype=bool)
         self._defines = np.array([bool(_DEFINES.search(c.text)) for c in chunks], dtype=bool)
         self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
