@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.retrieval.search import Hit, Retriever, SearchResult
 
 MAX_ANSWER_CHARS = 1500
-EXTRACTIVE_NOTE = "（以上为法规原文摘录）"
+EXTRACTIVE_NOTE = "（以上为原文摘录）"
 MAIN_TEXT_CHARS = 560
 SIDE_QUOTE_CHARS = 220
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answers import Answer
+from bot.answers.compose import EXTRACTIVE_NOTE, ROLE_HEADINGS
 from bot.answers.duties import render_duties
 from bot.dialogue.replies import Attachment, Block, Button, PollSpec, Reply
 from bot.ingest import IngestError, load_document
@@ -396,14 +397,13 @@ class Dialogue:
         else:
             blocks = []
             for section in answer.sections:
-                heading = {"main": "依据", "also": "另见", "local": "广东省规定", "national": "国家规定",
-                           "penalty": "违反的后果", "duty": "对应的义务条款"}.get(section.role, "相关")
+                heading = ROLE_HEADINGS.get(section.role, "相关")
                 chapter = f"（{section.chapter.split(' / ')[-1]}）" if section.chapter else ""
                 blocks.append(Block(f"{heading}：{section.citation}{chapter}", "heading"))
                 blocks.append(Block(section.quote, "quote", tuple(section.terms)))
                 if section.role == "main" and section.text and section.text.strip() != section.quote:
                     blocks.append(Block(f"条文：{section.text}"))
-            blocks.append(Block("（以上为法规原文摘录）"))
+            blocks.append(Block(EXTRACTIVE_NOTE))
         buttons = []
         if qid is not None:
             buttons = [[Button("📖 原文", f"full:{qid}"), Button("相关条文", f"rel:{qid}")],
