@@ -13,7 +13,6 @@ import csv
 import io
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import load_settings  # noqa: E402
-from bot.knowledge import KnowledgeBase  # noqa: E402
+from tests.bot_harness import prepare_bot_env  # noqa: E402
 from tests.fake_bot_api import TOKEN, FakeBotApi, Sent  # noqa: E402
 
 
@@ -57,20 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-quiz-"))
-    if args.index:
-        shutil.copytree(args.index, work / "index")
-    env = {
-        "BOT_INDEX_DIR": str(work / "index"),
-        "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
-        "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
-        "BOT_DB_PATH": str(work / "db.sqlite"),
-        "BOT_UPLOAD_DIR": str(work / "uploads"),
-        "BOT_QUIZ_SIZE": str(args.questions),
-        "BOT_QUIZ_OPEN_PERIOD": "600",
-    }
-    if not KnowledgeBase(load_settings(env)).has_index():
-        print("indexing the corpus first …", flush=True)
-        KnowledgeBase(load_settings(env)).reindex()
+    env = prepare_bot_env(work, args.index, {"BOT_QUIZ_SIZE": str(args.questions), "BOT_QUIZ_OPEN_PERIOD": "600"})
     api = FakeBotApi().start()
     env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
                 "TELEGRAM_API_FILE_URL": api.base_file_url})

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,9 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import load_settings  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
-from bot.knowledge import KnowledgeBase  # noqa: E402
+from tests.bot_harness import prepare_bot_env  # noqa: E402
 from tests.fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
 
 ADMIN = 999_999
@@ -90,19 +88,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-load-"))
-    if args.index:
-        shutil.copytree(args.index, work / "index")
-    env = {
-        "BOT_INDEX_DIR": str(work / "index"),
-        "BOT_KNOWLEDGE_DIRS": f"{ROOT.parent / 'shared' / 'corpus'}:{ROOT / 'knowledge'}",
-        "BOT_GLOSSARY": str(ROOT / "knowledge" / "glossary.yaml"),
-        "BOT_DB_PATH": str(work / "db.sqlite"),
-        "BOT_UPLOAD_DIR": str(work / "uploads"),
-    }
-    kb = KnowledgeBase(load_settings(env))
-    if not kb.has_index():
-        print("indexing the corpus first …", flush=True)
-        kb.reindex()
+    env = prepare_bot_env(work, args.index)
     api = FakeBotApi().start()
     env.update({
         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
+from pathlib import Path
 
 from bot.config import Settings
 from bot.dialogue import Dialogue
@@ -46,3 +48,27 @@ class RunningBot:
         before = len(self.api.messages_to(user))
         self.api.push(self.api.message(user, text))
         return self.api.wait_for_messages(user, before + 1, timeout)[before:]
+
+
+def prepare_bot_env(work: Path, index: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a benchmark's bot process: a copy of ``index`` (or a fresh index of ../shared/corpus
+    and knowledge/, built here) in ``work``, and a database of its own."""
+    from bot.config import load_settings
+    from bot.knowledge import KnowledgeBase
+
+    root = Path(__file__).resolve().parent.parent
+    if index:
+        shutil.copytree(index, work / "index")
+    env = {
+        "BOT_INDEX_DIR": str(work / "index"),
+        "BOT_KNOWLEDGE_DIRS": f"{root.parent / 'shared' / 'corpus'}:{root / 'knowledge'}",
+        "BOT_GLOSSARY": str(root / "knowledge" / "glossary.yaml"),
+        "BOT_DB_PATH": str(work / "db.sqlite"),
+        "BOT_UPLOAD_DIR": str(work / "uploads"),
+        **(extra or {}),
+    }
+    kb = KnowledgeBase(load_settings(env))
+    if not kb.has_index():
+        print("indexing the corpus first …", flush=True)
+        kb.reindex()
+    return env
