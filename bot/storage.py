@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -50,6 +50,12 @@ def m002_quiz(db: sqlite_utils.Database) -> None:
     db["quiz_polls"].create(
         {"poll_id": str, "attempt_id": int, "idx": int, "chat_id": int, "sent_at": str}, pk="poll_id",
     )
+
+
+@migrations()
+def m003_attempt_questions(db: sqlite_utils.Database) -> None:
+    # The questions an attempt asks, as asked: a later change of the bank or the index cannot alter them.
+    db["quiz_attempts"].add_column("questions", str)
 
 
 def now() -> str:
@@ -132,9 +138,15 @@ class Store:
 
     # duplicated deliveries
     def first_delivery(self, update_id: int) -> bool:
-        """True the first time an update id is seen; False for a redelivery."""
+        """True the first time an update id is seen; False for a redelivery.
+
+        Telegram keeps undelivered updates for 24 hours, so ids older than two days are forgotten.
+        """
         with self.lock, self.db.conn:
             cursor = self.db.execute("insert or ignore into updates (update_id, at) values (?, ?)", [update_id, now()])
+            if cursor.rowcount == 1 and update_id % 1000 == 0:
+                cutoff = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="milliseconds")
+                self.db.execute("delete from updates where at < ?", [cutoff])
             return cursor.rowcount == 1
 
     def stats(self) -> dict[str, int]:

@@ -152,10 +152,16 @@ def test_attempt_survives_a_restart_and_a_kill(tmp_path: Path) -> None:
     ).format(str(ROOT), str(tmp_path / "q.db"), str(KNOWLEDGE / "quizzes"))
     killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
-    restarted = _service(tmp_path)
+    # Restarted with a different bank (the index and so the generated questions changed): the attempt
+    # still asks and scores the questions it drew.
+    settings = load_settings({"BOT_DB_PATH": str(tmp_path / "q.db")})
+    restarted = QuizService(Store(settings.db_path), BANK.questions[:1], settings)
     resumed = restarted.in_progress(7)
     assert resumed is not None and (resumed.attempt_id, resumed.index) == (step.attempt_id, 2)
-    assert len(reports.attempt_answers(restarted.store, step.attempt_id)) == 2
+    drawn = QuizService._questions(service.store.one("select * from quiz_attempts"))
+    assert resumed.question == drawn[2] and resumed.question.id not in restarted.by_id
+    assert len(reports.attempt_answers(restarted.store, step.attempt_id)) == 2  # nothing committed was lost
+    assert restarted.answer(step.attempt_id, 2, list(resumed.question.answer)).correct
 
 
 def test_cooldown_and_campaign_window(tmp_path: Path) -> None:

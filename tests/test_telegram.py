@@ -181,8 +181,7 @@ def test_one_user_flooding_does_not_starve_others(bot: RunningBot) -> None:
 
 def _answer_current(bot: RunningBot, user: int, question_sent, right: bool) -> None:
     """Answer a quiz question as Telegram would: a poll_answer, or tick buttons then submit."""
-    store = bot.dialogue.quiz
-    step = store.in_progress(user)
+    step = bot.dialogue.quiz.in_progress(user)
     options = list(step.question.answer) if right else [i for i in range(len(step.question.options))
                                                          if i not in step.question.answer][:1]
     if question_sent.method == "sendPoll":

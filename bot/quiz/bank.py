@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -33,6 +33,14 @@ class Question:
 
     def is_correct(self, chosen: list[int] | tuple[int, ...]) -> bool:
         return sorted(set(chosen)) == sorted(self.answer)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Question:
+        return cls(**{**data, "options": tuple(data["options"]), "answer": tuple(data["answer"]),
+                      "roles": tuple(data["roles"])})
 
 
 @dataclass

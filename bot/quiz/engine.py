@@ -87,6 +87,7 @@ class QuizService:
             with self.db.conn:
                 table = self.db["quiz_attempts"].insert({
                     "user_id": user_id, "quiz": QUIZ_NAME, "question_ids": json.dumps([q.id for q in questions]),
+                    "questions": json.dumps([q.to_dict() for q in questions], ensure_ascii=False),
                     "current": 0, "total": len(questions), "correct": 0, "score": 0, "passed": 0, "credits": 0.0,
                     "status": "in_progress", "cert_code": "", "started_at": now(), "finished_at": "",
                 })
@@ -117,12 +118,12 @@ class QuizService:
                 return Outcome(False)
             attempt = rows[0]
             seconds = seconds or self._seconds_since_asked(attempt_id, index)
-            question = self.by_id.get(json.loads(attempt["question_ids"])[index])
-            correct = bool(question and question.is_correct(chosen))
+            question = self._questions(attempt)[index]
+            correct = question.is_correct(chosen)
             inserted = self.db.execute(
                 "insert or ignore into quiz_answers (attempt_id, idx, question_id, chosen, correct, seconds, "
                 "answered_at) values (?, ?, ?, ?, ?, ?, ?)",
-                [attempt_id, index, question.id if question else "", json.dumps(sorted(set(chosen))), int(correct),
+                [attempt_id, index, question.id, json.dumps(sorted(set(chosen))), int(correct),
                  round(seconds, 2), now()],
             ).rowcount
             if not inserted:
@@ -149,11 +150,13 @@ class QuizService:
         self.db["quiz_attempts"].update(attempt["id"], fields)
         return {**attempt, **fields}
 
+    @staticmethod
+    def _questions(attempt: dict) -> list[Question]:
+        """The questions as they were drawn (stored with the attempt, so restarts and re-indexing keep them)."""
+        return [Question.from_dict(q) for q in json.loads(attempt["questions"])]
+
     def _step(self, attempt: dict) -> Step:
-        ids = json.loads(attempt["question_ids"])
-        question = self.by_id.get(ids[attempt["current"]])
-        if question is None:  # the bank changed under a running attempt: skip what is gone
-            question = self.bank[0]
+        question = self._questions(attempt)[attempt["current"]]
         return Step(attempt["id"], attempt["current"], attempt["total"], question)
 
     # polls (Telegram) ------------------------------------------------------------------------
