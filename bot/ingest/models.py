@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field
 
 KINDS = {
@@ -63,3 +64,20 @@ class Document:
             "date": self.date,
             "chunks": len(self.chunks),
         }
+
+
+def join_parts(parts: list[str]) -> str:
+    """The whole article from the texts of its parts (each part repeats the article's head once)."""
+    if len(parts) <= 1:
+        return parts[0] if parts else ""
+    head = os.path.commonprefix(parts)
+    head = head[: head.rfind("\n") + 1] if "\n" in head else ""
+    return head + "\n".join(p[len(head):] for p in parts)
+
+
+def article_texts(chunks: list[Chunk]) -> dict[tuple[str, str], str]:
+    """``{(doc, label): whole article text}`` for a list of chunks in document order."""
+    parts: dict[tuple[str, str], list[str]] = {}
+    for chunk in chunks:
+        parts.setdefault((chunk.doc, chunk.label), []).append(chunk.text)
+    return {key: join_parts(texts) for key, texts in parts.items()}

@@ -19,7 +19,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from bot.ingest.models import Chunk
+from bot.ingest.models import Chunk, join_parts
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -53,13 +53,7 @@ class IndexSnapshot:
 
     def article_text(self, doc: str, label: str) -> str:
         """The whole article (all parts joined, the repeated head once)."""
-        positions = self.by_article.get((doc, label), [])
-        parts = [self.chunks[i].text for i in positions]
-        if len(parts) <= 1:
-            return parts[0] if parts else ""
-        head = os.path.commonprefix(parts)
-        head = head[: head.rfind("\n") + 1] if "\n" in head else ""
-        return head + "\n".join(p[len(head):] for p in parts)
+        return join_parts([self.chunks[i].text for i in self.by_article.get((doc, label), [])])
 
 
 def current_version(index_dir: Path) -> str | None:
