@@ -97,13 +97,54 @@ def _emit(kb, question: str, args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import evaluate, load_questions
+    from bot.evaluation import benchmark_files, evaluate, load_questions
 
     kb = _knowledge(settings)
-    questions = load_questions(Path(p) for p in args.files)
+    files = [Path(p) for p in args.files]
+    if not files:
+        files = benchmark_files(Path("tests/benchmark"))
+        shared = Path("../shared/eval")
+        files += sorted(shared.glob("dev_*.jsonl")) if shared.is_dir() else []
+    groups: dict[str, list[dict]] = {}
+    for path in files:
+        for q in load_questions([path]):
+            name = q.get("split") or (path.parent.name if path.parent.name != "benchmark" else path.stem)
+            groups.setdefault(name, []).append(q)
     kb.answer("预热")  # load models before timing
-    report = evaluate(questions, lambda q: _answer_json(kb, q, False))
-    print("\n".join(report.lines))
+    summary = []
+    for name, questions in sorted(groups.items(), key=lambda item: ("train", "test").index(item[0])
+                                  if item[0] in ("train", "test") else 2):
+        report = evaluate(questions, lambda q: _answer_json(kb, q, False))
+        print(f"== {name} ==")
+        print("\n".join(report.lines if args.verbose_misses else report.lines[:report.lines.index("per type:")]
+                        + [line for line in report.lines if line.startswith("  ") and " n=" in line]))
+        summary.append((name, report.metrics))
+    if len(summary) > 1:
+        print("== side by side ==")
+        print(f"{'set':<8}{'n':>5}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'facts':>7}{'answer':>8}{'decline':>9}")
+        for name, m in summary:
+            declined = m["abstained"] / m["unanswerable"] if m["unanswerable"] else float("nan")
+            print(f"{name:<8}{int(m['questions']):>5}{m['recall@1']:>7.3f}{m['recall@5']:>7.3f}{m['mrr']:>7.3f}"
+                  f"{m['key_facts']:>7.3f}{m['answered_rate']:>8.3f}{declined:>9.3f}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluation import load_split
+    from bot.retrieval.fitting import write_model
+    from bot.retrieval.ranker import model_file
+
+    kb = _knowledge(settings)
+    questions = load_split(Path(args.benchmark), "train")
+    if not questions:
+        print(f"{args.benchmark} 中没有 train 划分的题目。", file=sys.stderr)
+        return 2
+    path = model_file(settings.models_dir, kb.embedder.id)
+    data = write_model(kb.retriever(), questions, path, lambda m: print(f"  … {m}", file=sys.stderr))
+    print(f"已为 {kb.embedder.id} 拟合排序与拒答模型（{len(questions)} 道 train 题），写入 {path}", file=sys.stderr)
+    print(json.dumps(data["fitted_on"], ensure_ascii=False), file=sys.stderr)
+    report = kb.reindex(None, _progress)
+    _print_report(report)
     return 0
 
 
@@ -250,9 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_parser("stats", help="每道题的难度指数与区分度")
     p.set_defaults(func=cmd_quiz)
 
-    p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser("eval", help="在评测集上计算检索与回答指标（按 train/test 划分分别报告）")
+    p.add_argument("files", nargs="*", help="缺省为 tests/benchmark/ 与 ../shared/eval/")
+    p.add_argument("--misses", dest="verbose_misses", action="store_true", help="列出未排第一的题目")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="为当前向量模型拟合排序与拒答模型（用基准的 train 划分），并重建索引")
+    p.add_argument("--benchmark", default="tests/benchmark", help="基准题目目录")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -16,6 +16,8 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("db_path", "BOT_DB_PATH", "data/zhiliangtong.db", "path"),
     ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge", "paths"),
     ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
+    ("phrasings_dir", "BOT_PHRASINGS", "knowledge/phrasings", "path"),
+    ("models_dir", "BOT_MODELS_DIR", "knowledge/models", "path"),
     ("upload_dir", "BOT_UPLOAD_DIR", "data/uploads", "path"),
     ("rate_limit", "BOT_RATE_LIMIT", "30", "float"),
     ("flood_burst", "BOT_FLOOD_BURST", "8", "int"),
@@ -53,6 +55,8 @@ class Settings:
     db_path: Path = Path("data/zhiliangtong.db")
     knowledge_dirs: tuple[Path, ...] = (Path("knowledge"),)
     glossary_path: Path = Path("knowledge/glossary.yaml")
+    phrasings_dir: Path = Path("knowledge/phrasings")  # how people ask about each article
+    models_dir: Path = Path("knowledge/models")  # fitted ranking/abstention models, one file per embedder
     upload_dir: Path = Path("data/uploads")
     rate_limit: float = 30.0  # messages per second overall (Telegram's limit); 0 turns the limiter off
     flood_burst: int = 8  # messages one user may send per flood_window seconds before being asked to wait

@@ -73,7 +73,7 @@ def test_onboarding_remembers_unit_and_role(bot: RunningBot) -> None:
 
 
 def test_question_answered_with_citation_buttons_and_feedback(bot: RunningBot) -> None:
-    reply = bot.ask(USER, "商品混凝土送到工地，施工单位自己还要检验吗？")[-1]
+    reply = bot.ask(USER, "商砼进场以后总包还用自己再检验一遍吗？")[-1]
     assert reply.params["parse_mode"] == "HTML"
     assert "《建设工程质量管理条例》第二十九条" in reply.text and "<blockquote>" in reply.text
     assert any(s.method == "sendChatAction" and s.chat_id == USER for s in bot.api.sent)

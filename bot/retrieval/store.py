@@ -3,8 +3,10 @@
 Layout of the index directory::
 
     CURRENT                 name of the version being served (replaced atomically)
-    versions/<name>/        manifest.json, chunks.jsonl, vectors.faiss, links.json, bm25/
-    embeddings.sqlite       the embedding cache
+    versions/<name>/        manifest.json, chunks.jsonl, vectors.faiss, links.json, bm25/ (words of articles),
+                            phrasings.jsonl, phrasing_vectors.faiss, lexical/<field>/ (further BM25 fields:
+                            phrasings, article and phrasing character bigrams), ranker.json
+    embeddings.sqlite       the embedding cache (articles as passages, phrasings as queries)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import faiss
 import numpy as np
 
 from bot.ingest.models import Chunk, join_parts
+from bot.retrieval.phrasings import Phrasing
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -40,6 +43,10 @@ class IndexSnapshot:
     vectors: faiss.Index
     bm25: bm25s.BM25
     links: dict[str, list[str]] = field(default_factory=dict)
+    phrasings: list[Phrasing] = field(default_factory=list)
+    phrasing_vectors: faiss.Index | None = None
+    lexical: dict[str, bm25s.BM25] = field(default_factory=dict)  # further BM25 fields by name
+    ranker: dict = field(default_factory=dict)  # the fitted ranking and abstention model it serves with
 
     def __post_init__(self) -> None:
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
@@ -64,10 +71,29 @@ def current_version(index_dir: Path) -> str | None:
     return name or None
 
 
-def write_version(
-    index_dir: Path, name: str, manifest: dict, chunks: list[Chunk], vectors: np.ndarray,
-    bm25: bm25s.BM25, links: dict[str, list[str]],
-) -> Path:
+@dataclass
+class VersionData:
+    """Everything one index version holds, ready to be written."""
+
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    bm25: bm25s.BM25
+    links: dict[str, list[str]]
+    phrasings: list[Phrasing] = field(default_factory=list)
+    phrasing_vectors: np.ndarray | None = None
+    lexical: dict[str, bm25s.BM25] = field(default_factory=dict)
+    ranker: dict = field(default_factory=dict)
+
+
+def _write_faiss(path: Path, vectors: np.ndarray | None, dim: int) -> None:
+    index = faiss.IndexFlatIP(dim)
+    if vectors is not None and len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(path))
+
+
+def write_version(index_dir: Path, name: str, data: VersionData) -> Path:
     """Write a complete version next to the others, then switch CURRENT to it atomically."""
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
@@ -75,17 +101,22 @@ def write_version(
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    dim = int(data.manifest["embedder"]["dim"])
     with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
-        for chunk in chunks:
+        for chunk in data.chunks:
             fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-    index = faiss.IndexFlatIP(int(manifest["embedder"]["dim"]))
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(staging / "vectors.faiss"))
-    bm25.save(str(staging / "bm25"), show_progress=False)
-    (staging / "links.json").write_text(json.dumps(links, ensure_ascii=False), encoding="utf-8")
+    _write_faiss(staging / "vectors.faiss", data.vectors, dim)
+    data.bm25.save(str(staging / "bm25"), show_progress=False)
+    (staging / "links.json").write_text(json.dumps(data.links, ensure_ascii=False), encoding="utf-8")
+    with open(staging / "phrasings.jsonl", "w", encoding="utf-8") as fh:
+        for phrasing in data.phrasings:
+            fh.write(json.dumps(phrasing.to_dict(), ensure_ascii=False) + "\n")
+    _write_faiss(staging / "phrasing_vectors.faiss", data.phrasing_vectors, dim)
+    for field_name, lexical in data.lexical.items():
+        lexical.save(str(staging / "lexical" / field_name), show_progress=False)
+    (staging / "ranker.json").write_text(json.dumps(data.ranker, ensure_ascii=False), encoding="utf-8")
     # The manifest goes last: a version directory without one is incomplete.
-    (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    (staging / "manifest.json").write_text(json.dumps(data.manifest, ensure_ascii=False, indent=1), "utf-8")
     final = versions / name
     os.replace(staging, final)
     _fsync_dir(versions)
@@ -136,4 +167,15 @@ def load_snapshot(index_dir: Path, version: str | None = None) -> IndexSnapshot:
     vectors = faiss.read_index(str(path / "vectors.faiss"))
     bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if chunks else bm25s.BM25()
     links = json.loads((path / "links.json").read_text(encoding="utf-8"))
-    return IndexSnapshot(version, path, manifest, chunks, vectors, bm25, links)
+    phrasings: list[Phrasing] = []
+    with open(path / "phrasings.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                item = json.loads(line)
+                phrasings.append(Phrasing(item["doc"], item["label"], item["q"], item["answer"], item["voice"]))
+    phrasing_vectors = faiss.read_index(str(path / "phrasing_vectors.faiss"))
+    lexical = {field.name: bm25s.BM25.load(str(field), show_progress=False)
+               for field in sorted((path / "lexical").iterdir())} if (path / "lexical").is_dir() else {}
+    ranker = json.loads((path / "ranker.json").read_text(encoding="utf-8"))
+    return IndexSnapshot(version, path, manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors,
+                         lexical, ranker)
