@@ -146,7 +146,9 @@ def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
         report = load_bank([Path(p) for p in args.files])
         for fault in report.faults:
             print(fault)
-        print(f"{len(report.questions)} 道题通过检查，{len(report.faults)} 处问题。")
+        for warning in report.warnings:
+            print(f"警告：{warning}")
+        print(f"{len(report.questions)} 道题通过检查，{len(report.faults)} 处问题，{len(report.warnings)} 条警告。")
         return 1 if report.faults else 0
     store = Store(settings.db_path)
     if args.action == "export":
