@@ -53,6 +53,14 @@ def _id(doc: str, label: str, kind: str, text: str) -> str:
     return "g-" + hashlib.sha1(f"{doc}|{label}|{kind}|{text}".encode()).hexdigest()[:10]
 
 
+def _place(answer: str, distractors: list[str], placed: dict[str, int], group: str) -> list[str]:
+    """The options with the answer in A, B, C, D by turns within ``group``: the stored keys stay balanced
+    even within the handful of questions one role draws (attempts shuffle them again)."""
+    position = placed.get(group, 0) % (len(distractors) + 1)
+    placed[group] = placed.get(group, 0) + 1
+    return [*distractors[:position], answer, *distractors[position:]]
+
+
 def _self_contained(sentence: str) -> bool:
     return (not _DEPENDENT.match(sentence) and not sentence.rstrip().endswith(("：", ":"))
             and not any(w in sentence for w in ("下列", "前款", "前两款", "本款", "前项", "上述")))
@@ -152,6 +160,7 @@ def _party_questions(retriever: Retriever, rng: random.Random) -> list[Question]
     rng.shuffle(candidates)
     blanks: list[Question] = []
     statements: list[tuple[_Provision, str, list[str]]] = []
+    placed: dict[str, int] = {}
     used: dict[tuple[str, str], set[str]] = {}
     for provision, party, start, others in candidates:  # as many blanks as statements, one of each per article
         kinds = used.setdefault((provision.doc, provision.label), set())
@@ -163,8 +172,7 @@ def _party_questions(retriever: Retriever, rng: random.Random) -> list[Question]
         if kind == "tf":
             statements.append((provision, party, others))
             continue
-        options = [party, *rng.sample(others, 3)]
-        rng.shuffle(options)
+        options = _place(party, rng.sample(others, 3), placed, party)
         blank = provision.text[:start] + "（  ）" + provision.text[start + len(party):]
         blanks.append(Question(
             id=_id(provision.doc, provision.label, "party", provision.text), type="single",
@@ -239,6 +247,7 @@ def _period_stems(retriever: Retriever) -> tuple[list[tuple[_Provision, str]], l
 def _value_questions(items: list[tuple[_Provision, str]], pool: list[str], kind: str, topic: str,
                      rng: random.Random) -> list[Question]:
     """Fill in an amount or period; distractors are values of the same kind found elsewhere in the corpus."""
+    placed: dict[str, int] = {}
     values: dict[tuple[str, bool], set[str]] = {}
     for value in pool:
         values.setdefault(_value_kind(value), set()).add(value)
@@ -247,8 +256,7 @@ def _value_questions(items: list[tuple[_Provision, str]], pool: list[str], kind:
         pool = sorted(values[_value_kind(value)] - {value})
         if len(pool) < 3:
             continue
-        options = [value, *rng.sample(pool, 3)]
-        rng.shuffle(options)
+        options = _place(value, rng.sample(pool, 3), placed, kind)
         stem = provision.text.replace(value, "（  ）", 1)
         question = (f"依据《{provision.doc}》{provision.label}：{stem}\n括号中应是"
                     + ("多少罚款？" if kind == "amount" else "多长期限？"))
