@@ -194,14 +194,23 @@ class Store:
             "feedback_down": one("select count(*) from feedback where vote < 0"),
         }
 
-    def export_questions_csv(self) -> bytes:
+    def export_questions_csv(self, timezone: str = "UTC") -> bytes:
+        """The question log, times in ``timezone``; text that a spreadsheet would run as a formula is
+        neutralised (a leading apostrophe)."""
         import csv
         import io
+
+        from bot.localtime import show
+
+        def cell(value: object) -> object:
+            return "'" + value if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) \
+                else value
 
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["id", "user_id", "asked_at", "question", "answered", "mode", "top_doc", "top_loc"])
         for row in self.rows("select * from questions order by id"):
-            writer.writerow([row["id"], row["user_id"], row["asked_at"], row["question"], row["answered"],
-                             row["mode"], row["top_doc"], row["top_loc"]])
+            writer.writerow([cell(v) for v in (row["id"], row["user_id"], show(row["asked_at"], timezone, True),
+                                               row["question"], row["answered"], row["mode"], row["top_doc"],
+                                               row["top_loc"])])
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -358,6 +358,15 @@ def test_exports_keep_the_record_in_local_time_and_neutralise_formulas(tmp_path:
     assert len(export.attempt_rows(service.store, TZ, since=today)) == 5
 
 
+def test_question_log_export_is_in_local_time_and_neutralised(tmp_path: Path) -> None:
+    store = Store(tmp_path / "log.db")
+    store.log_question(7, '=HYPERLINK("http://evil.example")', True, "extractive", "建筑法", "第一条", "答")
+    asked = store.question(1)["asked_at"]
+    line = store.export_questions_csv(TZ).decode("utf-8-sig").splitlines()[1]
+    assert line.startswith(f"1,7,{localtime.show(asked, TZ, seconds=True)},")
+    assert "'=HYPERLINK" in line and ',"=HYPERLINK' not in line and ",=HYPERLINK" not in line
+
+
 # certificates -----------------------------------------------------------------------------------
 def test_certificate_embeds_its_font_and_a_qr_code_of_the_deep_link(tmp_path: Path) -> None:
     import zxingcpp

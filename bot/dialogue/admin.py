@@ -107,7 +107,8 @@ class AdminDialogue:
         return campaign.id, campaign.name
 
     def cmd_export(self, who: Incoming, args: str) -> Reply:
-        attachments = [Attachment("questions.csv", self.dialogue.store.export_questions_csv(), "提问记录")]
+        questions = self.dialogue.store.export_questions_csv(self.settings.timezone)
+        attachments = [Attachment("questions.csv", questions, "提问记录")]
         if self.dialogue.quiz is not None:
             try:
                 campaign_id, label = self._campaign_id(args)
