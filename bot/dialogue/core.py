@@ -168,11 +168,12 @@ class Dialogue:
         return Reply.text(f"暂不支持{what}。请用文字描述您的问题。")
 
     def on_document(self, who: Incoming, filename: str, size: int, fetch: Callable[[], bytes]) -> Reply:
-        """An admin adds or replaces a document (in the private chat); it is checked before it joins."""
+        """An admin adds or replaces a document (in the private chat); it is checked before it joins. Files
+        shared in a group are not the bot's business: an admin gets the private-chat link, others nothing."""
+        if not who.private:
+            return self.private_only() if who.user_id in self.admin_ids else Reply()
         if who.user_id not in self.admin_ids:
             return Reply.text("抱歉，只有管理员可以上传资料。如需提问，请直接发送文字。")
-        if not who.private:
-            return self.private_only()
         return self.admin.on_document(who, filename, size, fetch)
 
     # quizzes (the adapters call these) --------------------------------------------------------
