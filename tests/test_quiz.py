@@ -316,6 +316,34 @@ def test_profile_is_asked_before_a_credited_attempt_and_frozen(tmp_path: Path) -
     assert mask("王小红") == "王**" and mask("张三") == "张*"
 
 
+def test_records_from_before_campaigns_survive_the_migration(tmp_path: Path) -> None:
+    import sqlite3
+
+    import sqlite_utils
+
+    from bot.storage import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(path))
+    migrations.apply(db, stop_before="m004_campaigns_profiles")  # the schema as it was
+    db["users"].insert({"id": 5, "name": "老用户", "username": "", "unit": "施工单位", "role": "质量员",
+                        "leaderboard": 1, "created_at": "", "updated_at": ""})
+    db["quiz_attempts"].insert({"user_id": 5, "quiz": "质量月培训测验", "question_ids": "[]", "questions": "[]",
+                                "current": 10, "total": 10, "correct": 8, "score": 80, "passed": 1, "credits": 2.0,
+                                "status": "finished", "cert_code": "ZLT-ABC123-DEF456",
+                                "started_at": "2025-09-02T01:00:00.000+00:00",
+                                "finished_at": "2025-09-02T01:10:00.000+00:00"})
+    db.conn.commit()
+    db.conn.close()
+    service = QuizService(Store(path), BANK.questions, load_settings({"BOT_DB_PATH": str(path)}))
+    legacy = service.attempt_by_code("zlt-abc123-def456")  # the old code format still verifies
+    assert (legacy["mode"], legacy["person_name"], legacy["employer"], legacy["credits"]) == \
+        ("credited", "老用户", "施工单位", 2.0)
+    row = export.attempt_rows(service.store, TZ)[0]
+    assert row["finished"] == "2025-09-02 09:10:00" and row["result"] == "合格"
+    assert service.store.user(5)["leaderboard"] == 0  # the leaderboard is opt-in now
+
+
 # exports ----------------------------------------------------------------------------------------
 def test_exports_keep_the_record_in_local_time_and_neutralise_formulas(tmp_path: Path) -> None:
     from openpyxl import load_workbook
