@@ -35,6 +35,9 @@ def score_distribution_png(scores: list[int], pass_mark: int, title: str = "成�
     bars = axes.bar(range(10), bins, color=colours)
     axes.bar_label(bars, labels=[str(b) if b else "" for b in bins], fontproperties=font)
     axes.set_xticks(range(10), labels, fontproperties=font, rotation=30)
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of attempts
     axes.set_xlabel("得分", fontproperties=font)
     axes.set_ylabel("测验次数", fontproperties=font)
     passed = sum(1 for s in scores if s >= pass_mark)
