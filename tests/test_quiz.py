@@ -570,3 +570,52 @@ def test_guessing_fails_with_generated_questions_too(corpus_kb) -> None:
     report = simulate(bank, rules, attempts=2000, seed=5)
     assert all(rate < 0.01 for rate in report.pass_rates.values()), report.pass_rates
     assert all(0.2 < s < 0.3 for s in report.position_shares().values()), report.position_shares()
+
+
+# the quiz conversation, without a transport ----------------------------------------------------
+def _dialogue(tmp_path: Path, **env: str):
+    from bot.dialogue import Dialogue
+    from bot.knowledge import KnowledgeBase
+
+    settings = load_settings({"BOT_DB_PATH": str(tmp_path / "d.db"), "BOT_INDEX_DIR": str(tmp_path / "none"),
+                              "BOT_GLOSSARY": str(KNOWLEDGE / "glossary.yaml"), "BOT_QUIZ_CAMPAIGN": _window(),
+                              "BOT_USERNAME": "zhiliangtong_bot", "BOT_QUIZ_SIZE": "5", **env})
+    store = Store(settings.db_path)
+    return Dialogue(KnowledgeBase(settings), store, QuizService(store, BANK.questions, settings))
+
+
+def test_guided_profile_asks_consent_then_one_field_at_a_time(tmp_path: Path) -> None:
+    from bot.dialogue import Incoming
+
+    dialogue = _dialogue(tmp_path)
+    who = Incoming(21, "微信名", chat_id=21)
+    asked = dialogue.on_command(who, "quiz")
+    assert "实名信息" in asked.plain() and asked.poll is None
+    buttons = {b.text: b.data for row in asked.buttons for b in row}
+    assert set(buttons) == {"同意并登记", "先练习（不计学时）"}
+    assert "真实姓名" in dialogue.on_button(who, buttons["同意并登记"]).plain()
+    assert "不像真实姓名" in dialogue.on_text(who, "=cmd|calc").plain()  # checked field by field
+    assert "工作单位" in dialogue.on_text(who, "陈小明").plain()
+    assert "岗位" in dialogue.on_text(who, "佛山某建筑工程有限公司").plain()
+    reg = dialogue.on_text(who, "施工员")
+    assert "注册号" in reg.plain() and reg.buttons[0][0].data == "pf:skip"
+    summary = dialogue.on_button(who, "pf:skip")
+    assert "请核对" in summary.plain() and "陈小明" in summary.plain()
+    assert dialogue.quiz.profiles.get(21) is None  # nothing is stored before it is confirmed
+    assert "已登记" in dialogue.on_button(who, "pf:confirm").plain()
+    assert dialogue.quiz.profiles.get(21).describe() == "陈小明，佛山某建筑工程有限公司，施工员"
+    started = dialogue.on_command(who, "quiz")
+    assert started.poll is not None and "陈小明" in started.plain()
+    # Text sent now is a question again, not a profile field.
+    assert not dialogue.quizzes.guiding(21)
+
+
+def test_quiz_commands_in_a_group_get_only_a_link(tmp_path: Path) -> None:
+    from bot.dialogue import Incoming
+
+    dialogue = _dialogue(tmp_path, BOT_ADMIN_IDS="1")
+    for user, command in ((21, "quiz"), (1, "export"), (1, "campaign"), (21, "verify"), (21, "profile")):
+        reply = dialogue.on_command(Incoming(user, chat_id=-5, private=False), command, "x")
+        assert "私聊" in reply.plain() and not reply.attachments and reply.poll is None
+        assert reply.buttons[0][0].url.startswith("https://t.me/zhiliangtong_bot")
+    assert dialogue.store.rows("select * from quiz_attempts") == []

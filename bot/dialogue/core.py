@@ -43,7 +43,7 @@ COMMANDS = [
 ADMIN_COMMANDS = {"reindex", "stats", "export", "quizstats", "campaign", "revoke"}
 QUIZ_COMMANDS = {"quiz", "practice", "review", "myscore", "certificate", "verify", "profile", "leaderboard"}
 PRIVATE_ONLY = ADMIN_COMMANDS | QUIZ_COMMANDS  # in a group: a link to the private chat, nothing else
-QUIZ_BUTTONS = {"mq", "ms", "quiz"}
+QUIZ_BUTTONS = {"mq", "ms", "quiz", "pf"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ class Dialogue:
             return None
         if gate == "warn":
             return Reply.text("您发得太快了，请稍等几秒再继续提问。")
+        if who.private and self.quizzes.guiding(who.user_id):  # an answer to the guided /profile
+            return self.quizzes.on_guided_text(who, text)
         self.store.touch_user(who.user_id, who.name, who.username)
         question = " ".join(text.split())
         if not question:
@@ -120,6 +122,7 @@ class Dialogue:
         admin commands only in a private chat (records and exports are personal)."""
         self.store.touch_user(who.user_id, who.name, who.username)
         command = command.lower().lstrip("/").split("@", 1)[0]
+        self.quizzes.profile_flow.cancel(who.user_id)  # a command leaves a half-given profile
         if command in PRIVATE_ONLY and not who.private:
             return self.private_only(command)
         if command in ADMIN_COMMANDS and who.user_id not in self.admin_ids:

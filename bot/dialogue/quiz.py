@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot import localtime
+from bot.dialogue.profile_flow import ProfileFlow
 from bot.dialogue.replies import Attachment, Block, Button, PollSpec, Reply
 from bot.quiz import profiles
 from bot.quiz.certificate import certificate_pdf, record_lines, verify_link
@@ -31,6 +32,18 @@ class QuizDialogue:
     def __init__(self, dialogue: Dialogue) -> None:
         self.dialogue = dialogue
         self._ticked: dict[tuple[int, int], set[int]] = {}
+        self.profile_flow = ProfileFlow(self._save_profile)
+
+    def _save_profile(self, user_id: int, name: str, employer: str, position: str, reg_no: str) -> None:
+        if self.service is not None:
+            self.service.profiles.save(user_id, name, employer, position, reg_no)
+
+    def guiding(self, user_id: int) -> bool:
+        """Whether the user is half-way through the guided profile (their next text is an answer to it)."""
+        return self.service is not None and self.profile_flow.active(user_id)
+
+    def on_guided_text(self, who: Incoming, text: str) -> Reply:
+        return self.profile_flow.on_text(who.user_id, text)
 
     @property
     def service(self) -> QuizService | None:
@@ -81,8 +94,8 @@ class QuizDialogue:
 
     def _ask_profile(self) -> Reply:
         text = (f"本次测验计入继续教育学时，需要先登记实名信息（只需一次）。\n{profiles.CONSENT}\n"
-                f"同意请发送：{profiles.USAGE}\n不想登记也可以先练习（不计学时）。")
-        return Reply.text(text, [[Button("先练习（不计学时）", "quiz:practice")]])
+                f"同意请点“同意并登记”逐项填写，或直接发送：{profiles.USAGE}\n不想登记也可以先练习（不计学时）。")
+        return Reply.text(text, [[Button("同意并登记", "pf:consent")], [Button("先练习（不计学时）", "quiz:practice")]])
 
     def cmd_profile(self, who: Incoming, args: str) -> Reply:
         service = self.service
@@ -91,7 +104,8 @@ class QuizDialogue:
         current = service.profiles.get(who.user_id)
         if not args:
             head = f"您登记的信息：{current.describe()}。\n如需修改，" if current else "您还没有登记实名信息。\n登记请"
-            return Reply.text(f"{head}发送：{profiles.USAGE}\n{profiles.CONSENT}\n撤回登记：/profile 删除")
+            return Reply.text(f"{head}发送：{profiles.USAGE}，或点“同意并登记”逐项填写。\n{profiles.CONSENT}\n"
+                              "撤回登记：/profile 删除", [[Button("同意并登记", "pf:consent")]])
         if args.strip() in {"删除", "撤回", "delete"}:
             removed = service.profiles.delete(who.user_id)
             return Reply.text("已删除您的登记信息；已有的测验记录和证明保留当时的信息。此后的测验为练习，不计学时。"
@@ -176,6 +190,10 @@ class QuizDialogue:
     def on_button(self, who: Incoming, kind: str, value: str) -> Reply:
         if kind == "quiz" and value == "practice":
             return self.cmd_practice(who, "")
+        if kind == "pf":
+            if value == "consent":
+                return self.profile_flow.start(who.user_id)
+            return self.profile_flow.on_button(who.user_id, value)
         return self._multiple_choice(who, kind, value)
 
     def _multiple_choice(self, who: Incoming, kind: str, value: str) -> Reply:

@@ -41,6 +41,34 @@ class Profile:
         return f"{self.real_name}，{self.employer}，{self.position or '未填岗位'}{reg}"
 
 
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.match(name) or re.search(r"\d", name):
+        raise ProfileError(f"姓名“{name[:20]}”不像真实姓名（2–20 个汉字或字母）。")
+    return name
+
+
+def check_employer(employer: str) -> str:
+    employer = employer.strip()
+    if not 2 <= len(employer) <= 60:
+        raise ProfileError("单位名称应为 2–60 个字。")
+    return employer
+
+
+def check_position(position: str) -> str:
+    position = position.strip()
+    if len(position) > 20:
+        raise ProfileError("岗位最多 20 个字。")
+    return position
+
+
+def check_reg_no(reg_no: str) -> str:
+    reg_no = reg_no.strip()
+    if reg_no and not _REG_NO.match(reg_no):
+        raise ProfileError(f"注册号“{reg_no[:30]}”格式不对（4–30 位字母、数字或连字符）。")
+    return reg_no
+
+
 def parse(args: str, fallback_position: str = "") -> tuple[str, str, str, str]:
     """``姓名 单位 [岗位] [注册号]`` → (name, employer, position, reg_no); raises ProfileError."""
     words = args.split()
@@ -48,18 +76,9 @@ def parse(args: str, fallback_position: str = "") -> tuple[str, str, str, str]:
         raise ProfileError(f"请一次写全：{USAGE}")
     if len(words) > 4:
         raise ProfileError(f"内容多于 4 项（姓名、单位、岗位、注册号之间用空格分开，各项内部不要有空格）。{USAGE}")
-    name, employer = words[0], words[1]
     position = words[2] if len(words) > 2 else fallback_position
-    reg_no = words[3] if len(words) > 3 else ""
-    if not _NAME.match(name) or re.search(r"\d", name):
-        raise ProfileError(f"姓名“{name}”不像真实姓名（2–20 个汉字或字母）。")
-    if not 2 <= len(employer) <= 60:
-        raise ProfileError("单位名称应为 2–60 个字。")
-    if len(position) > 20:
-        raise ProfileError("岗位最多 20 个字。")
-    if reg_no and not _REG_NO.match(reg_no):
-        raise ProfileError(f"注册号“{reg_no}”格式不对（4–30 位字母、数字或连字符）。")
-    return name, employer, position, reg_no
+    return (check_name(words[0]), check_employer(words[1]), check_position(position),
+            check_reg_no(words[3] if len(words) > 3 else ""))
 
 
 def mask(name: str) -> str:
