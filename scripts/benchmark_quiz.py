@@ -121,6 +121,14 @@ def main() -> None:
               f"export matches database: "
               f"{exported == [tuple(r) for r in db_rows]} ({len(exported)} rows); answer -> next question "
               f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", flush=True)
+        polls = [s for s in api.sent if s.method == "sendPoll"]
+        first_right = sum(0 in s.params.get("correct_option_ids", []) for s in polls if
+                          len(s.params.get("correct_option_ids", [])) == 1 and len(s.params.get("options", [])) == 4)
+        four = sum(len(s.params.get("correct_option_ids", [])) == 1 and len(s.params.get("options", [])) == 4
+                   for s in polls)
+        several = sum(len(s.params.get("correct_option_ids", [])) > 1 for s in polls)
+        print(f"{len(polls)} quiz polls sent ({several} with several right options); in four-option single-choice "
+              f"polls the right option was the first one in {first_right / max(1, four):.1%} of {four}", flush=True)
         for failure in failures[:5]:
             print("  failed:", failure)
     finally:
