@@ -32,12 +32,15 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("webhook_secret", "BOT_WEBHOOK_SECRET", "", "str"),
     ("webhook_listen", "BOT_WEBHOOK_LISTEN", "127.0.0.1", "str"),
     ("webhook_port", "BOT_WEBHOOK_PORT", "8443", "int"),
-    ("quiz_size", "BOT_QUIZ_SIZE", "10", "int"),
+    ("timezone", "BOT_TIMEZONE", "Asia/Shanghai", "str"),
+    ("bot_username", "BOT_USERNAME", "", "str"),
+    ("quiz_size", "BOT_QUIZ_SIZE", "20", "int"),
     ("quiz_pass_mark", "BOT_QUIZ_PASS_MARK", "60", "int"),
     ("quiz_attempts", "BOT_QUIZ_ATTEMPTS", "3", "int"),
     ("quiz_cooldown_minutes", "BOT_QUIZ_COOLDOWN_MINUTES", "10", "float"),
     ("quiz_open_period", "BOT_QUIZ_OPEN_PERIOD", "60", "int"),
     ("quiz_credits", "BOT_QUIZ_CREDITS", "2", "float"),
+    ("quiz_truefalse_share", "BOT_QUIZ_TRUEFALSE_SHARE", "0.2", "float"),
     ("quiz_campaign", "BOT_QUIZ_CAMPAIGN", "", "str"),
     ("quiz_bank", "BOT_QUIZ_BANK", "knowledge/quizzes", "path"),
     ("llm_base_url", "BOT_LLM_BASE_URL", "", "str"),
@@ -71,13 +74,16 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
-    quiz_size: int = 10  # questions per attempt
+    timezone: str = "Asia/Shanghai"  # IANA zone for every date and time shown or filtered (UTC is stored)
+    bot_username: str = ""  # the bot's @username for deep links; learned from Telegram when empty
+    quiz_size: int = 20  # questions per attempt
     quiz_pass_mark: int = 60  # score (0–100) that passes
     quiz_attempts: int = 3  # attempts allowed per user and campaign
     quiz_cooldown_minutes: float = 10.0  # wait between attempts
     quiz_open_period: int = 60  # seconds per question
-    quiz_credits: float = 2.0  # 学时 granted for the first pass
-    quiz_campaign: str = ""  # "2026-09-01..2026-09-30": quizzes open only then (empty: always)
+    quiz_credits: float = 2.0  # 学时 granted for the first pass in a campaign
+    quiz_truefalse_share: float = 0.2  # at most this share of an attempt's questions are true/false
+    quiz_campaign: str = ""  # "名称@2026-09-01..2026-09-30" (local dates, inclusive): the current campaign
     quiz_bank: Path = Path("knowledge/quizzes")
     llm_base_url: str = ""
     llm_model: str = ""

@@ -38,7 +38,8 @@ from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import PollSpec
 
 log = logging.getLogger(__name__)
-ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计")]
+ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计"),
+              ("campaign", "培训活动"), ("revoke", "撤销证明")]
 UNSUPPORTED = (
     (filters.Sticker.ALL, "贴纸"), (filters.PHOTO, "图片"), (filters.VOICE, "语音"), (filters.AUDIO, "音频"),
     (filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, "视频"), (filters.LOCATION | filters.CONTACT, "这类消息"),
@@ -53,6 +54,7 @@ def _who(update: Update) -> Incoming:
         name=user.full_name if user else "",
         username=(user.username or "") if user else "",
         chat_id=chat.id if chat else 0,
+        private=chat is None or chat.type == "private",
     )
 
 
@@ -63,7 +65,8 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 def _markup_rows(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, url=b.url) if b.url else
+                                  InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
 async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply | None) -> None:
@@ -84,16 +87,19 @@ async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Re
 
 
 async def send_quiz_question(context: ContextTypes.DEFAULT_TYPE, chat_id: int, spec: PollSpec) -> None:
-    """A quiz poll (single choice, true/false) or a message with tick buttons (multiple choice), plus its timer."""
+    """A quiz poll (several right options allowed, Bot API 10), or tick buttons where a poll cannot carry the
+    question (too long); plus its timer. Options go out in the attempt's own order."""
     dialogue = _dialogue(context)
-    if spec.multiple:
-        await context.bot.send_message(chat_id, html.escape(spec.question + "（多选，选好后提交）"),
+    if not spec.fits_poll:
+        hint = "（多选，选好后提交）" if spec.multiple else "（选好后提交）"
+        await context.bot.send_message(chat_id, html.escape(spec.question + hint),
                                        parse_mode=ParseMode.HTML, reply_markup=_markup_rows(spec.toggle_buttons()))
     else:
+        question = spec.question + ("（多选）" if spec.multiple and len(spec.question) <= 296 else "")
         message = await context.bot.send_poll(
-            chat_id, spec.question[:300], [o[:100] for o in spec.options], is_anonymous=False, type=Poll.QUIZ,
-            correct_option_ids=list(spec.correct), explanation=spec.explanation[:200],
-            open_period=spec.open_period,
+            chat_id, question, list(spec.options), is_anonymous=False, type=Poll.QUIZ,
+            allows_multiple_answers=spec.multiple, correct_option_ids=list(spec.correct),
+            explanation=spec.explanation, open_period=spec.open_period,
         )
         await asyncio.to_thread(dialogue.quiz.remember_poll, message.poll.id, spec.attempt_id, spec.index, chat_id)
     if context.job_queue is not None:
@@ -117,7 +123,8 @@ async def on_poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     attempt_id, index = found
     who = Incoming(answer.user.id, answer.user.full_name, answer.user.username or "", answer.user.id)
-    # The quiz poll itself shows right or wrong and the explanation: no separate verdict message.
+    # The quiz poll itself shows right or wrong and the explanation: no separate verdict message. A vote by
+    # anyone but the attempt's owner (a forwarded poll) is not recorded and gets no reply.
     reply = await asyncio.to_thread(dialogue.on_quiz_answer, who, attempt_id, index, list(answer.option_ids),
                                     0.0, False)
     await send_reply(context, answer.user.id, reply)
@@ -219,9 +226,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _post_init(application: Application) -> None:
+    dialogue: Dialogue = application.bot_data["dialogue"]
+    if not dialogue.bot_username:  # for deep links: t.me/<bot>?start=verify_CODE
+        dialogue.bot_username = application.bot.username or ""
     commands = [BotCommand(name, text) for name, text in COMMANDS]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
-    dialogue: Dialogue = application.bot_data["dialogue"]
     admin = commands + [BotCommand(name, text) for name, text in ADMIN_MENU]
     for admin_id in dialogue.admin_ids:
         try:
