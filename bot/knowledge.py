@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.answers import Answer, Composer
 from bot.answers.duties import DutyList, extract_duties
+from bot.answers.followup import Turn, read_follow_up
 from bot.answers.llm import LLMPhraser
 from bot.config import Settings
 from bot.llm_client import ChatClient
@@ -16,7 +17,7 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.indexer import BuildReport, Progress, build_index
 from bot.retrieval.phrasing_writer import LLMPhrasingWriter
 from bot.retrieval.ranker import load_model_data
-from bot.retrieval.search import Retriever
+from bot.retrieval.search import Retriever, SearchResult
 from bot.retrieval.store import IndexMissing, current_version, load_snapshot
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,43 @@ class KnowledgeBase:
                 log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
             return self._retriever
 
-    def answer(self, question: str, full: bool = False) -> Answer:
-        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured)."""
+    def answer(self, question: str, full: bool = False, context: Turn | None = None) -> Answer:
+        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured).
+
+        ``context``: the conversation's previous question and articles; an elliptical follow-up (不通知会怎么罚？
+        那广东呢？ 是第几条？) is read together with it. The answer's ``turn`` is the context for the next one.
+        """
         retriever = self.retriever()
-        result = retriever.retrieve(question, k=10)
-        answer = Composer(retriever).compose(question, result, full=full)
-        if self._llm is None or full or not answer.answered:
+        kind = result = None
+        if context is not None and not context.expired():
+            reading = read_follow_up(retriever, question, context)
+            if reading is not None:
+                kind, result = reading
+        composer = Composer(retriever)
+        if result is None:
+            result = retriever.retrieve(question, k=10)
+        focus = question if kind is None else f"{context.question} {question}"
+        answer = composer.compose(question, result, full=full or kind == "article", focus=focus)
+        if kind is not None and answer.answered:
+            answer.context = f"接上一问：{context.topic}"
+            answer.text = f"（{answer.context}）\n{answer.text}"
+        if answer.answered:
+            asked = question if kind is None else f"{context.question} {question}"
+            answer.turn = Turn(asked, [(s.doc, s.label) for s in answer.sections], answer.sections[0].quote)
+        if self._llm is None or full or not answer.answered or kind == "article":
             return answer
         snapshot = retriever.snapshot
         articles = {(h.doc, h.label): snapshot.article_text(h.doc, h.label) for h in result.hits[:5]}
         return self._llm.phrase(answer, retriever.names, articles)
+
+    def article(self, doc: str, label: str) -> Answer | None:
+        """One article in full, as an answer (the 📖 原文 button); None when it is no longer indexed."""
+        retriever = self.retriever()
+        hit = retriever.hit(doc, label)
+        if hit is None:
+            return None
+        result = SearchResult(retriever.plan(label), [hit], 1.0, referenced=True)
+        return Composer(retriever).compose(f"{doc}{label}", result, full=True)
 
     def duties(self, role_text: str) -> DutyList | None:
         """Obligations on a role (甲方, 监理, 施工单位 …); None when the role is not known."""

@@ -85,12 +85,12 @@ def test_reply_without_citation_falls_back(corpus_settings, embedder, llm_server
 
 def test_hanging_server_falls_back_after_the_timeout(corpus_settings, embedder, llm_server) -> None:
     state, url = llm_server
-    state.hang = 3.0
+    state.hang = 10.0  # far longer than the 1-second timeout: the answer must not wait for it
     state.reply = "依据《建设工程质量管理条例》第二十九条。"
     started = time.perf_counter()
     answer = _kb(corpus_settings, embedder, url).answer(QUESTION)
     assert answer.mode == "extractive"
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 8
 
 
 def test_unreachable_server_falls_back(corpus_settings, embedder) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import httpx
 
@@ -55,7 +56,7 @@ class LLMPhraser:
             reply = reply[: MAX_LLM_CHARS - 1] + "…"
         quotes = render_plain(answer.sections[:2])
         text = f"{reply}\n\n（以上由语言模型根据检索到的条文组织，引用已核对。原文如下）\n{quotes}"
-        return Answer(answer.question, True, answer.sections, answer.citations, text, mode="llm")
+        return replace(answer, text=text, mode="llm")
 
 
 def cited_articles(text: str, names: DocumentNames) -> set[tuple[str, str]]:

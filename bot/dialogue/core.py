@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.answers import Answer
 from bot.answers.compose import EXTRACTIVE_NOTE, ROLE_HEADINGS
 from bot.answers.duties import render_duties
+from bot.answers.followup import Turn
 from bot.dialogue.admin import AdminDialogue
 from bot.dialogue.quiz import QuizDialogue
 from bot.dialogue.replies import Block, Button, Reply
@@ -96,6 +97,8 @@ class Dialogue:
         self.flood = FloodGate(kb.settings.flood_burst, kb.settings.flood_window)
         self.quizzes = QuizDialogue(self)
         self.admin = AdminDialogue(self)
+        self._turns: dict[int, Turn] = {}  # per chat: the last answered question and its articles
+        self._turns_lock = threading.Lock()
 
     # entry points -------------------------------------------------------------------------------
     def on_text(self, who: Incoming, text: str) -> Reply | None:
@@ -159,7 +162,8 @@ class Dialogue:
             if asked is None:
                 return Reply.text("这条记录已过期，请重新提问。")
             if kind == "full":
-                return self._answer_reply(self.kb.answer(asked["question"], full=True), None)
+                article = self.kb.article(asked["top_doc"], asked["top_loc"]) if asked.get("top_doc") else None
+                return self._answer_reply(article or self.kb.answer(asked["question"], full=True), None)
             if kind == "rel":
                 return self._related(asked["question"])
             self.store.add_feedback(int(value), who.user_id, 1 if kind == "up" else -1)
@@ -232,8 +236,20 @@ class Dialogue:
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:
-        answer = self.kb.answer(question)
+        """Answer a question, read together with the chat's previous one when it is a follow-up."""
+        chat = who.chat_id or who.user_id
+        with self._turns_lock:
+            context = self._turns.get(chat)
+        answer = self.kb.answer(question, context=context)
+        if answer.turn is not None:
+            with self._turns_lock:
+                self._turns[chat] = answer.turn
+                if len(self._turns) > 10000:  # forget the oldest conversations
+                    for stale in list(self._turns)[:1000]:
+                        del self._turns[stale]
         top = answer.citations[0] if answer.citations and answer.answered else {"doc": "", "loc": ""}
+        if answer.answered and answer.sections:
+            top = {"doc": answer.sections[0].doc, "loc": answer.sections[0].label}
         qid = self.store.log_question(who.user_id, question, answer.answered, answer.mode, top["doc"], top["loc"],
                                       answer.text)
         return self._answer_reply(answer, qid)
@@ -241,17 +257,18 @@ class Dialogue:
     def _answer_reply(self, answer: Answer, qid: int | None) -> Reply:
         if not answer.answered:
             return Reply.text(answer.text)
+        blocks = [Block(f"（{answer.context}）")] if answer.context else []
         if answer.mode == "llm" or not answer.sections:
             blocks = [Block(answer.text)]
         else:
-            blocks = []
             for section in answer.sections:
-                heading = ROLE_HEADINGS.get(section.role, "相关")
-                chapter = f"（{section.chapter.split(' / ')[-1]}）" if section.chapter else ""
-                blocks.append(Block(f"{heading}：{section.citation}{chapter}", "heading"))
-                blocks.append(Block(section.quote, "quote", tuple(section.terms)))
-                if section.role == "main" and section.text and section.text.strip() != section.quote:
-                    blocks.append(Block(f"条文：{section.text}"))
+                chapter = f"（{section.chapter_name}）" if section.chapter_name else ""
+                if section.role == "main":
+                    blocks.append(Block(section.quote, "quote", tuple(section.terms)))
+                    blocks.append(Block(f"——{section.citation}{chapter}", "cite"))
+                else:
+                    blocks.append(Block(f"{ROLE_HEADINGS.get(section.role, '相关')}·{section.citation}", "heading"))
+                    blocks.append(Block(section.quote, "quote", tuple(section.terms)))
             blocks.append(Block(EXTRACTIVE_NOTE))
         buttons = []
         if qid is not None:
