@@ -24,8 +24,10 @@ def _knowledge(settings: Settings, build_if_missing: bool = True):
     from bot.knowledge import KnowledgeBase
 
     kb = KnowledgeBase(settings)
-    if build_if_missing and not kb.has_index():
-        print("尚未建立索引，正在根据知识库目录建立……", file=sys.stderr)
+    if build_if_missing:
+        if not kb.has_index():
+            folders = "、".join(str(p) for p in settings.knowledge_dirs)
+            print(f"尚未建立索引，正在根据知识库目录（{folders}）建立，首次约需两三分钟……", file=sys.stderr)
         report = kb.ensure_index(_progress)
         if report:
             _print_report(report)
@@ -336,7 +338,9 @@ def _quiz_campaign(args: argparse.Namespace, settings: Settings, service) -> int
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal import run_chat
 
-    run_chat(_dialogue(settings))
+    dialogue = _dialogue(settings)
+    print(dialogue.kb.holdings())
+    run_chat(dialogue)
     return 0
 
 

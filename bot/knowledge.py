@@ -122,14 +122,31 @@ class KnowledgeBase:
         return self._duties[key]
 
     def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
-        """Build the index from the configured knowledge directories when none exists yet."""
+        """Build the index when none exists yet, or when the configured knowledge folders changed since it was
+        built (the reference corpus put beside the checkout, say); otherwise start on the index as it is."""
         if self.has_index():
             try:
-                self.retriever()
-                return None
+                built_from = {str(p) for p in self.retriever().snapshot.manifest.get("sources", [])}
+                if built_from == {str(p) for p in self.settings.knowledge_dirs}:
+                    return None
+                log.info("knowledge folders changed; re-indexing")
             except (IndexMissing, ValueError) as exc:
                 log.warning("index unusable (%s); rebuilding", exc)
         return self.reindex(None, progress)
+
+    def holdings(self) -> str:
+        """One paragraph on what the knowledge holds, for the start of a chat."""
+        docs = self.retriever().snapshot.documents
+        official = [d for d in docs if d.get("kind") != "training"]
+        training = len(docs) - len(official)
+        text = f"已收录 {len(official)} 份法规和文件" + (f"、{training} 份培训资料" if training else "") + "。"
+        if len(official) < 3:
+            text += ("目前只有项目自带的资料；要回答法规问题，请把法规文件（.md/.txt/.docx/.pdf）放进 knowledge/ "
+                     "或用 BOT_KNOWLEDGE_DIRS 指定目录（如 knowledge:../shared/corpus），再运行 python -m bot index。")
+        else:
+            names = "、".join(f"《{d['title']}》" for d in official[:6])
+            text += f"如：{names}" + ("等。" if len(official) > 6 else "。")
+        return text
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
         """Index ``paths`` (default: the knowledge directories) into a new version and serve it."""

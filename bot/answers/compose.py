@@ -21,7 +21,8 @@ MAX_ANSWER_CHARS = 1500
 EXTRACTIVE_NOTE = "（以上为原文摘录）"
 LEAD_CHARS = 360  # the lead quote
 SIDE_CHARS = 200  # a companion's quote
-CLOSE_LOGIT = 0.7  # a second article this close to the first is shown too (odds within 2:1)
+WHOLE_CHARS = 260  # an article this short is quoted whole
+CLOSE_LOGIT = 2.0  # a second article this close to the first is shown too (odds within about 7:1)
 OTHER_REGION_LOGIT = 1.5
 RARE_SHARE = 0.04  # a word in fewer than this share of articles is a term worth marking
 _PIECE = re.compile(r"[^。；！？\n]+(?:[。；！？]|$)")
@@ -181,7 +182,7 @@ class Composer:
         pieces = split_pieces(body)
         if not pieces:
             return body[:limit]
-        if len(body) <= limit // 2:
+        if len(body) <= WHOLE_CHARS:
             return body.strip()
         table = self.retriever.table
         n = max(len(table.keys), 1)

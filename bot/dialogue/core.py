@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.answers import Answer
 from bot.answers.compose import EXTRACTIVE_NOTE, ROLE_HEADINGS
-from bot.answers.duties import render_duties
+from bot.answers.duties import duty_page
 from bot.answers.followup import Turn
 from bot.dialogue.admin import AdminDialogue
 from bot.dialogue.quiz import QuizDialogue
@@ -155,6 +155,9 @@ class Dialogue:
             user = self.store.user(who.user_id) or {}
             done = f"已记住：{user.get('unit', '')}·{value}。现在可以直接提问了。\n\n{HELP}"
             return Reply([Block(done)], edit=True)
+        if kind == "duty":
+            role, _, page = value.rpartition(":")
+            return self._duty_page(role, int(page)) if page.isdigit() else Reply.text("这个按钮已失效。")
         if kind in QUIZ_BUTTONS and self.quiz is not None:
             return self.quizzes.on_button(who, kind, value) if who.private else self.private_only()
         if kind in {"full", "rel", "up", "down"} and value.isdigit():
@@ -229,10 +232,21 @@ class Dialogue:
             return Reply.text("请写明角色，例如 /duties 施工单位、/duties 监理、/duties 甲方、/duties 检测机构。")
         if role == "勘察设计单位":
             role = "设计单位"
-        duties = self.kb.duties(role)
+        return self._duty_page(role, 0)
+
+    def _duty_page(self, role_text: str, page: int) -> Reply:
+        """One page of a role's duties, with buttons for the pages before and after."""
+        duties = self.kb.duties(role_text)
         if duties is None:
-            return Reply.text(f"不认识的角色“{role}”。可选：" + "、".join(self.kb.glossary.roles))
-        return Reply.text(render_duties(duties, limit=40))
+            return Reply.text(f"不认识的角色“{role_text}”。可选：" + "、".join(self.kb.glossary.roles))
+        text, pages = duty_page(duties, page)
+        page = min(max(page, 0), pages - 1)
+        row = []
+        if page > 0:
+            row.append(Button("⬅ 上一页", f"duty:{duties.role}:{page - 1}"))
+        if page < pages - 1:
+            row.append(Button(f"下一页（{page + 2}/{pages}）", f"duty:{duties.role}:{page + 1}"))
+        return Reply.text(text, [row] if row else [])
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:
