@@ -53,7 +53,8 @@ def _first_articles(kb, role: str, n: int = 5) -> list[str]:
 
 
 def test_duties_open_with_the_quality_regulation_chapter_of_that_party(corpus_kb) -> None:
-    assert _first_articles(corpus_kb, "施工单位") == ["第二十五条", "第二十六条", "第二十七条", "第二十八条", "第二十九条"]
+    assert _first_articles(corpus_kb, "施工单位") == [
+        "第二十五条", "第二十六条", "第二十七条", "第二十八条", "第二十九条"]
     assert _first_articles(corpus_kb, "甲方") == ["第七条", "第八条", "第九条", "第十条", "第十二条"]
     assert _first_articles(corpus_kb, "监理", 4) == ["第三十四条", "第三十五条", "第三十六条", "第三十七条"]
     for role in ("施工单位", "建设单位", "工程监理单位"):
