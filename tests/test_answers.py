@@ -34,7 +34,8 @@ def test_period_question_leads_with_the_figure(corpus_kb) -> None:
     answer = corpus_kb.answer("房子的屋面防水按国家规定最少保修几年？")
     main = answer.sections[0]
     assert (main.doc, main.label) == ("建设工程质量管理条例", "第四十条")
-    assert "为5年" in answer.text.splitlines()[0] and "5年" in main.terms
+    lead = answer.text.split("——", 1)[0]
+    assert answer.text.startswith("“") and "为5年" in lead and "5年" in main.terms
 
 
 def test_follow_ups_are_read_with_the_previous_question(corpus_kb) -> None:

@@ -92,7 +92,7 @@ def test_question_answered_with_citation_buttons_and_feedback(bot: RunningBot) -
     bot.api.push(bot.api.callback(USER, data["👎"]))
     bot.api.wait_for(lambda s: len(bot.api.messages_to(USER)) > before)
     row = bot.dialogue.store.one("select * from feedback")
-    assert row["vote"] == -1 and "商品混凝土" in row["question"] and "第二十九条" in row["answer"]
+    assert row["vote"] == -1 and "商砼" in row["question"] and "第二十九条" in row["answer"]
 
 
 def test_out_of_scope_question_is_declined(bot: RunningBot) -> None:

@@ -25,7 +25,7 @@ WHOLE_CHARS = 260  # an article this short is quoted whole
 CLOSE_LOGIT = 2.0  # a second article this close to the first is shown too (odds within about 7:1)
 OTHER_REGION_LOGIT = 1.5
 RARE_SHARE = 0.04  # a word in fewer than this share of articles is a term worth marking
-_PIECE = re.compile(r"[^。；！？\n]+(?:[。；！？]|$)")
+_PIECE = re.compile(r"[^。；！？\n]+(?:[。；！？]|(?=\n)|$)")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
 _FIGURE = re.compile(
     r"(?:[0-9０-９.]+|[一二两三四五六七八九十百千万]+)\s*(?:个)?(?:年|日|天|个月|月|小时|周|个工作日|工作日|%|％|倍|元|万元|"
