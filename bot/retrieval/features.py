@@ -133,6 +133,9 @@ class ArticleTable:
         pv = snapshot.phrasing_vectors
         self.phrasing_matrix = pv.reconstruct_n(0, pv.ntotal) if pv is not None and pv.ntotal else empty
         self.phrasing_tokens = [set(t) for t in terms["phrasings"]]
+        # Phrasings with a vector (exam-style ones have none: BM25 finds them), per article.
+        has_vector = np.abs(self.phrasing_matrix).sum(axis=1) > 0 if len(self.phrasing_matrix) else np.zeros(0, bool)
+        self.dense_of = [[i for i in rows if has_vector[i]] for rows in self.phrasings_of]
 
 
 class FeatureBuilder:
@@ -161,8 +164,11 @@ class FeatureBuilder:
         if not len(scores):
             return []
         depth = min(self.depth, len(scores))
-        top = np.argpartition(-scores, depth - 1)[:depth]
-        top = top[np.lexsort((self.table.key_rank[owner[top]], -scores[top]))]
+        # Everything tied with the depth-th score, then (score, document, label) order: the same list whatever
+        # the order in which files were indexed.
+        floor = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+        top = np.flatnonzero(scores >= floor)
+        top = top[np.lexsort((self.table.key_rank[owner[top]], -scores[top]))][:depth]
         return list(dict.fromkeys(int(owner[i]) for i in top if scores[i] > 0 and owner[i] >= 0))
 
     def _search(self, index, vector: np.ndarray, owner: np.ndarray) -> list[int]:
@@ -205,11 +211,11 @@ class FeatureBuilder:
         bgp = self._relative(bigp, table.phrasing_article, n_articles, arts)
         # Dense: one product over the candidates' chunks and phrasings.
         cos = self._segment_max(table.matrix, table.chunks_of, arts, vector)
-        has_phr = np.array([bool(table.phrasings_of[a]) for a in arts], dtype=bool)
+        has_phr = np.array([bool(table.dense_of[a]) for a in arts], dtype=bool)
         cosp = np.zeros(len(arts), dtype=np.float32)
         extra = np.zeros(len(arts), dtype=np.float32)
         if has_phr.any():
-            cosp[has_phr], best = self._segment_best(table.phrasing_matrix, table.phrasings_of, arts[has_phr], vector)
+            cosp[has_phr], best = self._segment_best(table.phrasing_matrix, table.dense_of, arts[has_phr], vector)
             # A phrasing about a narrower matter than the question (保温工程保修期 for 保修期多久) carries rare
             # words the question lacks: the weighted share of those words.
             asked = set(tokens)

@@ -51,6 +51,17 @@ class BuildReport:
     seconds: float = 0.0
 
 
+# What the embedder sees of an article: its opening, which says what it is about (the rest is BM25's), and the
+# phrasings in the voices that do not echo the statute (exam-style ones are close to its words: BM25 finds them).
+# Both keep the full index of the reference corpus within its time budget (the encoder costs ~1 ms a token).
+PASSAGE_CHARS = 150
+DENSE_VOICES = {"site", "fragment"}
+
+
+def passage_text(chunk: Chunk) -> str:
+    return chunk.text[:PASSAGE_CHARS]
+
+
 def search_text(chunk: Chunk) -> str:
     """What BM25 and the embedder see: title and chapter give an article its context."""
     return f"{chunk.doc} {chunk.chapter}\n{chunk.text}"
@@ -210,11 +221,14 @@ def build_index(
             phrasings += write_missing(writer, articles, covered, index_dir / "phrasings_cache.sqlite", progress)
 
         vectors, embedded = _embed(
-            [search_text(c) for c in chunks], [c.hash for c in chunks], index_dir, embedder, progress,
-            batch_size, passages=True)
-        phrasing_vectors, _ = _embed(
-            [p.question for p in phrasings], [_text_hash(p.question) for p in phrasings], index_dir, embedder,
+            [passage_text(c) for c in chunks], [_text_hash(passage_text(c)) for c in chunks], index_dir, embedder,
+            progress, batch_size, passages=True)
+        dense = [p for p in phrasings if p.voice in DENSE_VOICES]
+        dense_vectors, _ = _embed(
+            [p.question for p in dense], [_text_hash(p.question) for p in dense], index_dir, embedder,
             progress, batch_size * 4, passages=False)
+        phrasing_vectors = np.zeros((len(phrasings), embedder.dim), dtype=np.float32)
+        phrasing_vectors[[i for i, p in enumerate(phrasings) if p.voice in DENSE_VOICES]] = dense_vectors
         lexical = {"bigrams": _bm25([char_bigrams(c.text) for c in chunks])} if chunks else {}
         if phrasings:
             lexical["phrasings"] = _bm25([tokenizer.tokens(p.question) for p in phrasings])

@@ -137,7 +137,7 @@ class Retriever:
         a = int(candidates.articles[i])
         positions = [int(p) for p in self.table.chunks_of[a]]
         hit = Hit(self.snapshot.chunks[positions[0]], score, positions)
-        rows = self.table.phrasings_of[a]
+        rows = self.table.dense_of[a]
         if rows:
             sims = self.table.phrasing_matrix[rows] @ candidates.vector
             best = int(np.argmax(sims))
