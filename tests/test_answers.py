@@ -83,3 +83,11 @@ def test_dev_set_answer_targets(corpus_kb) -> None:
     assert metrics["key_facts"] >= 0.90, metrics
     assert metrics["answered_rate"] >= 0.95, metrics
     assert metrics["abstained"] >= 5, metrics
+
+
+def test_penalty_answer_carries_the_sanction_of_the_matched_violation(corpus_kb) -> None:
+    answer = corpus_kb.answer("城里的工地一直没做封闭围挡，让限期改也没改，要罚多少钱？")
+    main = answer.sections[0]
+    assert (main.doc, main.label) == ("建设工程安全生产管理条例", "第六十四条")
+    # The matched item and the fine that the lead-in sets for it, not just the item.
+    assert "封闭围挡" in main.quote and "5万元以上10万元以下的罚款" in main.quote

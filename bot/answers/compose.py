@@ -31,6 +31,7 @@ _FIGURE = re.compile(
     r"(?:[0-9０-９.]+|[一二两三四五六七八九十百千万]+)\s*(?:个)?(?:年|日|天|个月|月|小时|周|个工作日|工作日|%|％|倍|元|万元|"
     r"人|次|层|米|平方米|采暖期|供冷期)|百分之[一二三四五六七八九十点]+|千分之[一二三四五六七八九十]+"
 )
+_SANCTION = re.compile(r"责令(?:限期)?改正|罚款|吊销|停业整顿|降低资质|没收|责令停止|刑事责任|处分|不予注册|停止执业")
 _NUMBER_QUESTION = re.compile(
     r"多久|多长|几天|几年|几个|几次|几倍|几成|多少|期限|时限|期间|比例|多大|多高|几级|哪天|之内|以内|上限"
 )
@@ -112,9 +113,12 @@ class Composer:
         asked = focus or question
         terms = self.terms(result, asked)
         main = result.hits[0]
-        sections = [self.section("main", main, terms, asked, full)]
+        shown: set[str] = set()
+        sections = [self.section("main", main, terms, asked, full, shown)]
         for role, hit in self.companions(result):
-            sections.append(self.section(role, hit, terms, asked, False))
+            section = self.section(role, hit, terms, asked, False, shown)
+            if section.quote:
+                sections.append(section)
         text = render_plain(sections, full) + "\n" + EXTRACTIVE_NOTE
         return Answer(question, True, sections, citations, text)
 
@@ -166,23 +170,34 @@ class Composer:
         return Hit(chunk=chunk, score=0.0, positions=list(
             self.retriever.snapshot.by_article.get((chunk.doc, chunk.label), [position])))
 
-    def section(self, role: str, hit: Hit, terms: list[str], question: str, full: bool) -> AnswerSection:
+    def section(self, role: str, hit: Hit, terms: list[str], question: str, full: bool,
+                shown: set[str]) -> AnswerSection:
+        """One quoted article; ``shown`` holds the pieces already printed, which are not printed again
+        (and gains this section's pieces)."""
         article = self.retriever.snapshot.article_text(hit.doc, hit.label)
         body = article[len(hit.label):].lstrip("　 \n") if article.startswith(hit.label) else article
         limit = LEAD_CHARS if role == "main" else SIDE_CHARS
-        quote = body if full else self.quote(body, terms, question, hit.matched_phrasing, limit)
+        quote = body if full else self.quote(body, terms, question, hit.matched_phrasing, limit, shown,
+                                             penalty=hit.chunk.penalty)
+        shown.update(_bare(p) for p in split_pieces(quote))
         marks = [t for t in terms if t in quote]
         if is_number_question(question):
             marks += [m.group(0) for m in _FIGURE.finditer(quote) if m.group(0) not in marks]
         return AnswerSection(role, hit.doc, hit.label, hit.chunk.chapter, quote, article if full else "",
                              marks[:10])
 
-    def quote(self, body: str, terms: list[str], question: str, phrasing: Phrasing | None, limit: int) -> str:
-        """The answering pieces of an article, verbatim, in article order; gaps marked with ……"""
+    def quote(self, body: str, terms: list[str], question: str, phrasing: Phrasing | None, limit: int,
+              shown: set[str] = frozenset(), penalty: bool = False) -> str:
+        """The answering pieces of an article, verbatim, in article order; gaps marked with ……
+        Pieces in ``shown`` (already printed) are left out; empty when nothing new is left. In a penalty
+        article the sanction (fine, licence, suspension) is part of the answer."""
         pieces = split_pieces(body)
         if not pieces:
             return body[:limit]
-        if len(body) <= WHOLE_CHARS:
+        fresh = [not _printed(p, shown) for p in pieces]
+        if not any(fresh):
+            return ""
+        if len(body) <= WHOLE_CHARS and all(fresh):
             return body.strip()
         table = self.retriever.table
         n = max(len(table.keys), 1)
@@ -195,24 +210,30 @@ class Composer:
             if phrasing is not None and (piece in phrasing.answer or phrasing.answer in piece):
                 score += 10.0
             scores.append(score)
+        if penalty:
+            self._add_sanction(body, pieces, scores)
+        if not all(fresh) and not any(f and sc > 0 for f, sc in zip(fresh, scores, strict=True)):
+            return ""  # what answers was printed already; the rest is beside the point
         ranked = sorted(range(len(pieces)), key=lambda i: (-scores[i], i))
         chosen: list[int] = []
         size = 0
         for i in ranked:
+            if not fresh[i]:
+                continue
             if scores[i] <= 0 and chosen:
                 break
             if chosen and size + len(pieces[i]) > limit:
                 continue
             chosen.append(i)
             size += len(pieces[i])
-            if len(chosen) == 3:
+            if len(chosen) == (4 if penalty else 3):
                 break
         chosen.sort()
         # An item (（二）…) reads on its own only with the lead-in that introduces the list.
         first = chosen[0]
         if _ITEM.match(pieces[first]):
             lead = next((j for j in range(first - 1, -1, -1) if not _ITEM.match(pieces[j])), None)
-            if lead is not None and lead not in chosen and size + len(pieces[lead]) <= limit + 80:
+            if lead is not None and lead not in chosen and fresh[lead] and size + len(pieces[lead]) <= limit + 80:
                 chosen.insert(0, lead)
         out = []
         for k, i in enumerate(chosen):
@@ -221,6 +242,24 @@ class Composer:
             out.append(pieces[i])
         text = "".join(out)
         return text if len(text) <= limit + 120 else text[: limit + 119] + "…"
+
+    @staticmethod
+    def _add_sanction(body: str, pieces: list[str], scores: list[float]) -> None:
+        """In a penalty article, the sanction of the violation that matched (the same paragraph, or a
+        list's lead-in for an item) is part of the answer: its pieces rank right after the best one."""
+        paragraph: list[int] = []
+        for number, line in enumerate(body.split("\n")):
+            paragraph += [number] * len(split_pieces(line))
+        if len(paragraph) != len(pieces):
+            return
+        best = max(range(len(pieces)), key=lambda i: (scores[i], -i))
+        anchor = best
+        if _ITEM.match(pieces[best]):
+            anchor = next((j for j in range(best - 1, -1, -1) if not _ITEM.match(pieces[j])), best)
+        bonus = scores[best] * 0.9 + 1.0
+        for i, piece in enumerate(pieces):
+            if i != best and paragraph[i] == paragraph[anchor] and _SANCTION.search(piece):
+                scores[i] = max(scores[i], bonus)
 
     def abstain_text(self, topics: list[str], unknown_laws: list[str]) -> str:
         """The polite refusal: why, how to ask better, and what the knowledge does cover."""
@@ -237,6 +276,22 @@ class Composer:
             shown = "、".join(f"《{t}》" for t in covered[:8]) + ("等" if len(covered) > 8 else "")
             lines.append(f"目前收录 {len(covered)} 份建设工程法规和文件，如{shown}。")
         return "\n".join(lines)
+
+
+def _bare(piece: str) -> str:
+    """A piece without list markers and closing punctuation, to tell whether it was printed already."""
+    return piece.lstrip("-•·* 　").rstrip("。；！？，")
+
+
+def _printed(piece: str, shown: set[str]) -> bool:
+    """Whether ``piece`` (or a near copy: 80 % of its character trigrams in one printed piece) was printed."""
+    bare = _bare(piece)
+    if bare in shown:
+        return True
+    grams = {bare[i:i + 3] for i in range(len(bare) - 2)}
+    if len(grams) < 4:
+        return False
+    return any(len(grams & {s[i:i + 3] for i in range(len(s) - 2)}) >= 0.8 * len(grams) for s in shown)
 
 
 def _is_local(hit: Hit) -> bool:
