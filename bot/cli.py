@@ -51,6 +51,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
     kb = KnowledgeBase(settings)
     paths = [Path(p) for p in args.paths] or None
+    print("索引来源：" + "、".join(str(p) for p in kb.sources(paths)), file=sys.stderr)
     try:
         report = kb.reindex(paths, _progress)
     except IndexBusy as exc:

@@ -97,11 +97,26 @@ class KnowledgeBase:
                 log.warning("index unusable (%s); rebuilding", exc)
         return self.reindex(None, progress)
 
-    def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
-        """Index ``paths`` (default: the knowledge directories) into a new version and serve it."""
-        self.glossary = Glossary.load(self.settings.glossary_path)
+    def sources(self, paths: list[Path] | None = None) -> list[Path]:
+        """What an index is built from: ``paths`` (default: the knowledge directories) and the upload folder.
+
+        Admins' uploads belong to the knowledge wherever an index is built (CLI, start-up, /reindex);
+        a file removed from the upload folder leaves the index at the next build.
+        """
         targets = list(paths) if paths else list(self.settings.knowledge_dirs)
-        report = build_index(targets, self.index_dir, self.embedder, self.glossary, progress)
+        uploads = self.settings.upload_dir
+        if uploads.is_dir() and not any(_inside(uploads, p) for p in targets):
+            targets.append(uploads)
+        return targets
+
+    def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
+        """Index :meth:`sources` into a new version and serve it."""
+        self.glossary = Glossary.load(self.settings.glossary_path)
+        report = build_index(self.sources(paths), self.index_dir, self.embedder, self.glossary, progress)
         self._retriever = None
         self.retriever()
         return report
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child.resolve().is_relative_to(parent.resolve())

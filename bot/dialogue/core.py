@@ -419,10 +419,7 @@ class Dialogue:
         if not self._reindex_lock.acquire(blocking=False):
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         try:
-            paths = list(self.kb.settings.knowledge_dirs)
-            if self.upload_dir.exists() and not any(_inside(self.upload_dir, p) for p in paths):
-                paths.append(self.upload_dir)
-            report = self.kb.reindex(paths)
+            report = self.kb.reindex()
         except IndexBusy:
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         except Exception:
@@ -440,10 +437,3 @@ def _grid(kind: str, options: list[str], per_row: int = 2) -> list[list[Button]]
     buttons = [Button(o, f"{kind}:{o}") for o in options]
     return [buttons[i:i + per_row] for i in range(0, len(buttons), per_row)]
 
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
