@@ -191,10 +191,16 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_bot import run_bot
+    from bot.telegram_bot import resolve_webhook_secret, run_bot
+    from bot.webhook import WebhookConfigError
 
     if not settings.telegram_token:
         print("请先设置 TELEGRAM_BOT_TOKEN。", file=sys.stderr)
+        return 2
+    try:
+        settings = resolve_webhook_secret(settings)  # before anything is loaded: a bad secret stops at once
+    except WebhookConfigError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     run_bot(_dialogue(settings), settings)
     return 0

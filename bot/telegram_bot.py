@@ -6,6 +6,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from telegram import (
     BotCommand,
@@ -36,6 +37,7 @@ from bot.config import Settings
 from bot.dialogue import Button, Dialogue, Incoming, Reply
 from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import PollSpec
+from bot.webhook import run_webhook, webhook_secret
 
 log = logging.getLogger(__name__)
 ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计")]
@@ -247,10 +249,13 @@ class RedactSecrets(logging.Filter):
 
 
 def _redact_logs(settings: Settings) -> None:
-    redactor = RedactSecrets([settings.telegram_token, settings.webhook_secret, settings.llm_api_key])
+    secrets = [settings.telegram_token, settings.webhook_secret, settings.llm_api_key]
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
-            handler.addFilter(redactor)
+        present = [f for f in handler.filters if isinstance(f, RedactSecrets)]
+        if present:  # a handler already redacting (an earlier application) learns the new secrets too
+            present[0].secrets = list(dict.fromkeys(present[0].secrets + [s for s in secrets if s]))
+        else:
+            handler.addFilter(RedactSecrets(secrets))
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -284,15 +289,28 @@ def build_application(dialogue: Dialogue, settings: Settings) -> Application:
     return application
 
 
+def resolve_webhook_secret(settings: Settings) -> Settings:
+    """Settings whose webhook secret is checked, or generated when none is configured (webhook mode only).
+
+    Raises :class:`bot.webhook.WebhookConfigError` (a message in Chinese) for a secret too short or with
+    characters Telegram does not allow.
+    """
+    if not settings.webhook_url:
+        return settings
+    secret, generated = webhook_secret(settings.webhook_secret)
+    if generated:
+        log.warning("BOT_WEBHOOK_SECRET is empty: a random secret was generated and is registered with setWebhook")
+    return replace(settings, webhook_secret=secret)
+
+
 def run_bot(dialogue: Dialogue, settings: Settings) -> None:
-    """Serve until interrupted: long polling, or a webhook when BOT_WEBHOOK_URL is set."""
+    """Serve until interrupted: long polling, or a webhook (with a secret) when BOT_WEBHOOK_URL is set."""
+    settings = resolve_webhook_secret(settings)
     application = build_application(dialogue, settings)
     if settings.webhook_url:
         log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
-        application.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret or None, allowed_updates=Update.ALL_TYPES,
-        )
+        run_webhook(application, settings.webhook_url, settings.webhook_listen, settings.webhook_port,
+                    settings.webhook_secret)
     else:
         log.info("long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES)
