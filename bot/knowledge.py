@@ -64,16 +64,26 @@ class KnowledgeBase:
                 log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
             return self._retriever
 
-    def answer(self, question: str, full: bool = False) -> Answer:
-        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured)."""
+    def answer(self, question: str, full: bool = False, phrase: bool = True) -> Answer:
+        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured,
+        unless ``phrase`` is False: see :meth:`summary`)."""
         retriever = self.retriever()
         result = retriever.retrieve(question, k=10)
         answer = Composer(retriever).compose(question, result, full=full)
-        if self._llm is None or full or not answer.answered:
+        if self._llm is None or full or not phrase or not answer.answered:
             return answer
-        snapshot = retriever.snapshot
-        articles = {(h.doc, h.label): snapshot.article_text(h.doc, h.label) for h in result.hits[:5]}
-        return self._llm.phrase(answer, retriever.names, articles)
+        return self._llm.phrase(answer, retriever.names, _llm_articles(answer))
+
+    @property
+    def phrasing(self) -> bool:
+        """An LLM is configured and not cooling down after a failure."""
+        return self._llm is not None and self._llm.available
+
+    def summary(self, answer: Answer) -> str | None:
+        """The LLM's checked reply to an extractive answer's question (None without one, or when it fails)."""
+        if self._llm is None or not answer.answered:
+            return None
+        return self._llm.summarise(answer, self.retriever().names, _llm_articles(answer))
 
     def duties(self, role_text: str) -> DutyList | None:
         """Obligations on a role (甲方, 监理, 施工单位 …); None when the role is not known."""
@@ -116,6 +126,11 @@ class KnowledgeBase:
         self._retriever = None
         self.retriever()
         return report
+
+
+def _llm_articles(answer: Answer) -> dict[tuple[str, str], str]:
+    """What the LLM may use: the five best articles, whole."""
+    return {(c["doc"], c["loc"]): c["text"] for c in answer.citations[:5]}
 
 
 def _inside(child: Path, parent: Path) -> bool:

@@ -42,6 +42,12 @@ COMMANDS = [
     ("certificate", "下载合格证明"), ("about", "已收录资料与索引版本"),
 ]
 ADMIN_COMMANDS = {"reindex", "stats", "export", "quizstats"}
+# Commands whose work is slow (re-indexing, rendering files): adapters run them off the chat path.
+SLOW_COMMANDS = {"reindex", "export", "quizstats", "certificate"}
+QUIZ_COMMANDS = {"quiz"}
+FLOOD_NOTICE = "您发得太快了，请稍等几秒再继续。"
+LLM_NOTE = "（以上由语言模型根据上面引用的条文组织，引用已核对；以原文为准。）"
+BUSY_NOTICE = "当前使用的人较多，请稍后再试。"
 
 
 @dataclass(frozen=True)
@@ -91,16 +97,13 @@ class Dialogue:
         self.admin_ids = kb.settings.admin_ids
         self.upload_dir = kb.settings.upload_dir
         self.flood = FloodGate(kb.settings.flood_burst, kb.settings.flood_window)
+        # Ticking a multiple-choice answer takes several presses: quiz buttons have a gate of their own.
+        self.quiz_flood = FloodGate(2 * kb.settings.flood_burst, kb.settings.flood_window)
         self._reindex_lock = threading.Lock()
 
     # entry points -------------------------------------------------------------------------------
     def on_text(self, who: Incoming, text: str) -> Reply | None:
-        """A plain message: a question (or 原文). None means: say nothing (flooding)."""
-        gate = self.flood.check(who.user_id)
-        if gate == "drop":
-            return None
-        if gate == "warn":
-            return Reply.text("您发得太快了，请稍等几秒再继续提问。")
+        """A plain message: a question (or 原文). Adapters apply :meth:`gate` before calling."""
         self.store.touch_user(who.user_id, who.name, who.username)
         question = " ".join(text.split())
         if not question:
@@ -110,6 +113,16 @@ class Dialogue:
                 f"问题太长了（{len(question)} 字）。请把问题精简到 {MAX_QUESTION_CHARS} 字以内，一次问一件事。"
             )
         return self.answer(who, question)
+
+    def gate(self, who: Incoming, button: str = "") -> str:
+        """The flood gate for a message, command or button: 'ok', 'warn' (first one over) or 'drop'."""
+        quiz_button = button.startswith(("mq:", "ms:"))
+        return (self.quiz_flood if quiz_button else self.flood).check(who.user_id)
+
+    def is_slow(self, who: Incoming, command: str) -> bool:
+        """Whether a command does slow work (an admin command only for admins: others are refused at once)."""
+        command = command.lower().lstrip("/").split("@", 1)[0]
+        return command in SLOW_COMMANDS and (command not in ADMIN_COMMANDS or who.user_id in self.admin_ids)
 
     def on_command(self, who: Incoming, command: str, args: str = "") -> Reply:
         self.store.touch_user(who.user_id, who.name, who.username)
@@ -383,11 +396,22 @@ class Dialogue:
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:
-        answer = self.kb.answer(question)
+        """The extractive answer at once; with an LLM configured, its checked summary as a follow-up."""
+        answer = self.kb.answer(question, phrase=False)
         top = answer.citations[0] if answer.citations and answer.answered else {"doc": "", "loc": ""}
         qid = self.store.log_question(who.user_id, question, answer.answered, answer.mode, top["doc"], top["loc"],
                                       answer.text)
-        return self._answer_reply(answer, qid)
+        reply = self._answer_reply(answer, qid)
+        if answer.answered and self.kb.phrasing:
+            reply.followup = lambda: self._summary(answer, qid)
+        return reply
+
+    def _summary(self, answer: Answer, qid: int) -> Reply | None:
+        summary = self.kb.summary(answer)
+        if summary is None:
+            return None
+        self.store.set_answer(qid, "llm", f"{summary}\n\n{answer.text}")
+        return Reply([Block(summary), Block(LLM_NOTE)])
 
     def _answer_reply(self, answer: Answer, qid: int | None) -> Reply:
         if not answer.answered:
