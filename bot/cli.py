@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz] …``.
+"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz|doctor|backup] …``.
 
 With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
 """
@@ -218,6 +218,34 @@ def cmd_duties(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import FAIL, run_checks, summary
+    from bot.knowledge import knowledge_sources
+
+    findings = run_checks(settings, knowledge_sources(settings))
+    for finding in findings:
+        print(finding.line())
+    print(summary(findings))
+    return 1 if any(f.status == FAIL for f in findings) else 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import BackupError, backup_database
+
+    target = Path(args.path)
+    if args.path.endswith(("/", "\\")):  # a folder to be: the copy gets a dated name inside it
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        report = backup_database(settings.db_path, target, force=args.force)
+    except BackupError as exc:
+        print(f"无法备份：{exc}", file=sys.stderr)
+        return 2
+    counts = report.counts
+    print(f"已备份到 {report.path}（{report.size / 1024:.0f} KB：{counts.get('users', 0)} 位用户，"
+          f"{counts.get('questions', 0)} 条提问，{counts.get('quiz_attempts', 0)} 次测验）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="质量通：建设工程质量法规问答助手")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志")
@@ -256,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("code")
     quiz.add_parser("stats", help="每道题的难度指数与区分度")
     p.set_defaults(func=cmd_quiz)
+
+    p = sub.add_parser("doctor", help="检查配置、索引、数据库和 Telegram 令牌，列出问题")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("backup", help="备份记录库（SQLite 在线备份，机器人运行时也可执行）")
+    p.add_argument("path", help="备份文件，或目录（自动以日期命名）")
+    p.add_argument("--force", action="store_true", help="覆盖已有的备份文件")
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
     p.add_argument("files", nargs="+")

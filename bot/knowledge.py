@@ -113,11 +113,7 @@ class KnowledgeBase:
         Admins' uploads belong to the knowledge wherever an index is built (CLI, start-up, /reindex);
         a file removed from the upload folder leaves the index at the next build.
         """
-        targets = list(paths) if paths else list(self.settings.knowledge_dirs)
-        uploads = self.settings.upload_dir
-        if uploads.is_dir() and not any(_inside(uploads, p) for p in targets):
-            targets.append(uploads)
-        return targets
+        return knowledge_sources(self.settings, paths)
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
         """Index :meth:`sources` into a new version and serve it."""
@@ -126,6 +122,15 @@ class KnowledgeBase:
         self._retriever = None
         self.retriever()
         return report
+
+
+def knowledge_sources(settings: Settings, paths: list[Path] | None = None) -> list[Path]:
+    """``paths`` (default: the knowledge directories) and the upload folder, when it exists."""
+    targets = list(paths) if paths else list(settings.knowledge_dirs)
+    uploads = settings.upload_dir
+    if uploads.is_dir() and not any(_inside(uploads, p) for p in targets):
+        targets.append(uploads)
+    return targets
 
 
 def _llm_articles(answer: Answer) -> dict[tuple[str, str], str]:

@@ -350,7 +350,7 @@ async def _post_shutdown(application: Application) -> None:
 
 async def _post_init(application: Application) -> None:
     if application.job_queue is not None:
-        application.job_queue.run_repeating(_prune_logs, interval=timedelta(days=1), first=timedelta(seconds=30),
+        application.job_queue.run_repeating(_prune_logs, interval=timedelta(days=1), first=timedelta(seconds=10),
                                             name="prune-logs")
     commands = [BotCommand(name, text) for name, text in COMMANDS]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())

@@ -1,8 +1,9 @@
 """A stand-in Telegram Bot API server on 127.0.0.1 for tests and benchmarks.
 
 It speaks the HTTP side of the Bot API that python-telegram-bot uses: getMe, getUpdates (long polling),
-sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, setWebhook, deleteWebhook,
-getFile and file download, sendDocument, sendPoll, stopPoll. Tests push updates and read what the bot sent.
+getWebhookInfo, sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, setWebhook,
+deleteWebhook, getFile and file download, sendDocument, sendPoll, stopPoll. Tests push updates and read what
+the bot sent.
 
 It is as strict as Telegram for the limits the bot meets (``tests/bot_api_limits.py``): message length after
 HTML parsing, well-formed HTML, poll sizes, open_period, callback data, and about one message per second in a
@@ -233,6 +234,11 @@ class FakeBotApi:
             return 200, {"ok": True, "result": BOT_USER}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        if method == "getWebhookInfo":
+            hooks = [s.params for s in self.sent if s.method in {"setWebhook", "deleteWebhook"}]
+            url = hooks[-1].get("url", "") if hooks else ""
+            return 200, {"ok": True, "result": {"url": url, "has_custom_certificate": False,
+                                                "pending_update_count": len(self._updates)}}
         try:
             self._check(method, params, files)
         except Rejected as exc:
