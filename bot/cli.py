@@ -24,9 +24,10 @@ def _knowledge(settings: Settings, build_if_missing: bool = True):
     from bot.knowledge import KnowledgeBase
 
     kb = KnowledgeBase(settings)
-    if build_if_missing and not kb.has_index():
-        print("尚未建立索引，正在根据知识库目录建立……", file=sys.stderr)
-        report = kb.ensure_index(_progress)
+    if build_if_missing:
+        if not kb.has_index():
+            print("尚未建立索引，正在根据知识库目录建立……", file=sys.stderr)
+        report = kb.ensure_index(_progress)  # also rebuilds when no intact version is left
         if report:
             _print_report(report)
     return kb

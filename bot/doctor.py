@@ -128,7 +128,7 @@ def _check_webhook(settings: Settings) -> Iterator[Finding]:
 
 # index ---------------------------------------------------------------------------------------------------------
 def check_index(settings: Settings, knowledge_sources: list[Path]) -> Iterator[Finding]:
-    from bot.retrieval.store import IndexMissing, current_version, load_snapshot
+    from bot.retrieval.store import IndexDamaged, IndexMissing, current_version, load_snapshot
 
     area = "索引"
     version = current_version(settings.index_dir)
@@ -136,10 +136,15 @@ def check_index(settings: Settings, knowledge_sources: list[Path]) -> Iterator[F
         yield Finding(FAIL, area, f"{settings.index_dir} 中还没有索引：运行 python -m bot index")
         return
     try:
-        snapshot = load_snapshot(settings.index_dir, version)
-    except (IndexMissing, OSError, ValueError, RuntimeError) as exc:
-        yield Finding(FAIL, area, f"当前版本 {version} 无法使用（{exc}）：运行 python -m bot index 重建")
-        return
+        snapshot = load_snapshot(settings.index_dir, version)  # checksums of every file verified
+    except IndexDamaged as exc:
+        yield Finding(FAIL, area, f"当前版本 {version} 已损坏（{exc}）：运行 python -m bot index 重建")
+        try:
+            snapshot = load_snapshot(settings.index_dir, repair=False)
+        except IndexMissing:
+            yield Finding(FAIL, area, "没有完好的索引版本：机器人启动时会重建，或运行 python -m bot index")
+            return
+        yield Finding(WARN, area, f"机器人会改用完好的旧版本 {snapshot.version}")
     manifest = snapshot.manifest
     expected = expected_embedder_id(settings.embedder)
     built_with = manifest.get("embedder", {}).get("id")

@@ -58,8 +58,15 @@ class KnowledgeBase:
         if current is not None and current.snapshot.version == version:
             return current
         with self._lock:
+            version = current_version(self.index_dir)
             if self._retriever is None or self._retriever.snapshot.version != version:
-                snapshot = load_snapshot(self.index_dir, version)
+                try:  # verified; a damaged version falls back to the newest good one
+                    snapshot = load_snapshot(self.index_dir)
+                except IndexMissing:
+                    if self._retriever is None:
+                        raise
+                    log.error("no intact index version on disk; still serving %s", self._retriever.snapshot.version)
+                    return self._retriever
                 self._retriever = Retriever(snapshot, self.embedder, self.glossary)
                 log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
             return self._retriever
@@ -98,13 +105,14 @@ class KnowledgeBase:
         return self._duties[key]
 
     def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
-        """Build the index from the configured knowledge directories when none exists yet."""
+        """Build the index from the configured knowledge when none exists yet, or none is left intact."""
         if self.has_index():
             try:
                 self.retriever()
                 return None
             except (IndexMissing, ValueError) as exc:
                 log.warning("index unusable (%s); rebuilding", exc)
+                progress("索引损坏或不完整，正在重建")
         return self.reindex(None, progress)
 
     def sources(self, paths: list[Path] | None = None) -> list[Path]:

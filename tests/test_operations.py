@@ -75,7 +75,7 @@ def test_doctor_sees_a_damaged_index_and_a_stale_one(env_for, tmp_path: Path) ->
     version = (index / "CURRENT").read_text().strip()
     (index / "versions" / version / "chunks.jsonl").write_text("{broken", encoding="utf-8")
     result = _run(["doctor"], env)
-    assert result.returncode == 1 and f"✗ [索引] 当前版本 {version} 无法使用" in result.stdout
+    assert result.returncode == 1 and f"✗ [索引] 当前版本 {version} 已损坏" in result.stdout
 
 
 def _seed(store: Store, days_ago: int, user: int) -> int:
