@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bot.config import Settings, load_settings
@@ -50,6 +51,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from bot.knowledge import KnowledgeBase
     from bot.retrieval.indexer import IndexBusy
 
+    if args.nice:
+        os.nice(args.nice)  # a re-index started by the bot leaves the CPU to questions first
     kb = KnowledgeBase(settings)
     paths = [Path(p) for p in args.paths] or None
     print("索引来源：" + "、".join(str(p) for p in kb.sources(paths)), file=sys.stderr)
@@ -59,6 +62,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(f"无法建立索引：{exc}", file=sys.stderr)
         return 2
     _print_report(report)
+    if args.report_json:
+        print(json.dumps(asdict(report), ensure_ascii=False), flush=True)
     return 0 if report.documents else 1
 
 
@@ -254,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="建立或更新索引（增量）")
     p.add_argument("paths", nargs="*", help="文件或目录；缺省为 BOT_KNOWLEDGE_DIRS")
+    p.add_argument("--nice", type=int, default=0, help="以较低的 CPU 优先级运行（如 10）")
+    p.add_argument("--report-json", action="store_true", help="最后在标准输出打印一行 JSON 报告")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="提问；不带问题时从标准输入逐行读取")

@@ -127,3 +127,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raw = default
         values[attr] = _convert(raw, kind)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce ``settings`` in a child process (secrets left out)."""
+    secrets = {"TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET", "BOT_LLM_API_KEY"}
+    out: dict[str, str] = {}
+    for attr, var, _default, kind in _FIELDS:
+        if var in secrets:
+            continue
+        value = getattr(settings, attr)
+        if kind == "paths":
+            out[var] = ":".join(str(p) for p in value)
+        elif kind == "ints":
+            out[var] = ",".join(str(v) for v in sorted(value))
+        else:
+            out[var] = str(value)
+    return out

@@ -57,7 +57,11 @@ class KnowledgeBase:
         current = self._retriever
         if current is not None and current.snapshot.version == version:
             return current
-        with self._lock:
+        if current is not None and not self._lock.acquire(blocking=False):
+            return current  # another thread is loading the new version: keep answering from this one meanwhile
+        if current is None:
+            self._lock.acquire()
+        try:
             version = current_version(self.index_dir)
             if self._retriever is None or self._retriever.snapshot.version != version:
                 try:  # verified; a damaged version falls back to the newest good one
@@ -70,6 +74,8 @@ class KnowledgeBase:
                 self._retriever = Retriever(snapshot, self.embedder, self.glossary)
                 log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
             return self._retriever
+        finally:
+            self._lock.release()
 
     def answer(self, question: str, full: bool = False, phrase: bool = True) -> Answer:
         """Retrieve and compose the reply to one question (phrased by the LLM when one is configured,
@@ -122,6 +128,17 @@ class KnowledgeBase:
         a file removed from the upload folder leaves the index at the next build.
         """
         return knowledge_sources(self.settings, paths)
+
+    def refresh(self) -> None:
+        """Load the version another process built (and the glossary it was built with); questions asked
+        meanwhile are answered from the version loaded before."""
+        glossary = Glossary.load(self.settings.glossary_path)
+        with self._lock:
+            snapshot = load_snapshot(self.index_dir)
+            self.glossary = glossary
+            self._retriever = Retriever(snapshot, self.embedder, glossary)
+            self._duties = {}
+        log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
         """Index :meth:`sources` into a new version and serve it."""

@@ -18,6 +18,7 @@ from bot.ingest import IngestError, load_document
 from bot.knowledge import KnowledgeBase
 from bot.quiz.engine import QUIZ_NAME, QuizError, QuizService, Step
 from bot.quiz.reports import certificate_pdf, export_rows, leaderboard, question_stats, score_chart_png, to_xlsx
+from bot.reindex_process import reindex_in_child
 from bot.retrieval.indexer import IndexBusy
 from bot.storage import Store
 
@@ -443,7 +444,8 @@ class Dialogue:
         if not self._reindex_lock.acquire(blocking=False):
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         try:
-            report = self.kb.reindex()
+            report = reindex_in_child(self.kb.settings)  # the bot keeps the CPU for questions meanwhile
+            self.kb.refresh()
         except IndexBusy:
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         except Exception:
