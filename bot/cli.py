@@ -104,13 +104,54 @@ def _emit(kb, question: str, args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import evaluate, load_questions
+    from bot.evaluation import benchmark_files, evaluate, load_questions
 
     kb = _knowledge(settings)
-    questions = load_questions(Path(p) for p in args.files)
+    files = [Path(p) for p in args.files]
+    if not files:
+        files = benchmark_files(Path("tests/benchmark"))
+        shared = Path("../shared/eval")
+        files += sorted(shared.glob("dev_*.jsonl")) if shared.is_dir() else []
+    groups: dict[str, list[dict]] = {}
+    for path in files:
+        for q in load_questions([path]):
+            name = q.get("split") or (path.parent.name if path.parent.name != "benchmark" else path.stem)
+            groups.setdefault(name, []).append(q)
     kb.answer("预热")  # load models before timing
-    report = evaluate(questions, lambda q: _answer_json(kb, q, False))
-    print("\n".join(report.lines))
+    summary = []
+    for name, questions in sorted(groups.items(), key=lambda item: ("train", "test").index(item[0])
+                                  if item[0] in ("train", "test") else 2):
+        report = evaluate(questions, lambda q: _answer_json(kb, q, False))
+        print(f"== {name} ==")
+        print("\n".join(report.lines if args.verbose_misses else report.lines[:report.lines.index("per type:")]
+                        + [line for line in report.lines if line.startswith("  ") and " n=" in line]))
+        summary.append((name, report.metrics))
+    if len(summary) > 1:
+        print("== side by side ==")
+        print(f"{'set':<8}{'n':>5}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'facts':>7}{'answer':>8}{'decline':>9}")
+        for name, m in summary:
+            declined = m["abstained"] / m["unanswerable"] if m["unanswerable"] else float("nan")
+            print(f"{name:<8}{int(m['questions']):>5}{m['recall@1']:>7.3f}{m['recall@5']:>7.3f}{m['mrr']:>7.3f}"
+                  f"{m['key_facts']:>7.3f}{m['answered_rate']:>8.3f}{declined:>9.3f}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluation import load_split
+    from bot.retrieval.fitting import write_model
+    from bot.retrieval.ranker import model_file
+
+    kb = _knowledge(settings)
+    questions = load_split(Path(args.benchmark), "train")
+    if not questions:
+        print(f"{args.benchmark} 中没有 train 划分的题目。", file=sys.stderr)
+        return 2
+    path = model_file(settings.models_dir, kb.embedder.id)
+    data = write_model(kb.retriever(), questions, path, lambda m: print(f"  … {m}", file=sys.stderr))
+    print(f"已为 {kb.embedder.id} 拟合排序与拒答模型（{len(questions)} 道 train 题），写入 {path}", file=sys.stderr)
+    print(json.dumps(data["fitted_on"], ensure_ascii=False), file=sys.stderr)
+    report = kb.reindex(None, _progress)
+    _print_report(report)
     return 0
 
 
@@ -143,9 +184,6 @@ def _dialogue(settings: Settings):
 
 
 def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import date
-
-    from bot.quiz import reports
     from bot.quiz.bank import load_bank
     from bot.storage import Store
 
@@ -153,40 +191,129 @@ def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
         report = load_bank([Path(p) for p in args.files])
         for fault in report.faults:
             print(fault)
-        print(f"{len(report.questions)} 道题通过检查，{len(report.faults)} 处问题。")
+        for warning in report.warnings:
+            print(f"警告：{warning}")
+        print(f"{len(report.questions)} 道题通过检查，{len(report.faults)} 处问题，{len(report.warnings)} 条警告。")
         return 1 if report.faults else 0
-    store = Store(settings.db_path)
-    if args.action == "export":
-        rows = reports.export_rows(store, date.fromisoformat(args.since) if args.since else None)
-        data = reports.to_xlsx(rows) if args.format == "xlsx" else reports.to_csv(rows)
-        if args.output:
-            Path(args.output).write_bytes(data)
-            print(f"已导出 {len(rows)} 条测验记录到 {args.output}", file=sys.stderr)
-        elif args.format == "xlsx":
-            print("xlsx 需要用 -o 指定输出文件。", file=sys.stderr)
-            return 2
-        else:
-            sys.stdout.write(data.decode("utf-8-sig"))
-        return 0
-    if args.action == "verify":
-        from bot.quiz.engine import QuizService
+    from bot.quiz.engine import QuizService
 
-        attempt = QuizService(store, [], settings).attempt_by_code(args.code)
-        if attempt is None or not attempt["passed"]:
-            print(f"验证码 {args.code} 无效：没有对应的合格记录。")
-            return 1
-        print(f"有效：{attempt.get('name') or attempt['user_id']}（{attempt.get('unit') or '未填单位'}），"
-              f"{attempt['quiz']} {attempt['score']} 分，合格，{attempt['credits']:g} 学时，"
-              f"完成于 {attempt['finished_at']}。")
-        return 0
-    if args.action == "stats":
-        kb = _knowledge(settings)
-        service = _quiz_service(settings, kb, store)
-        for row in reports.question_stats(store, service.by_id):
-            extra = f" 区分度 {row['discrimination']}" if row["discrimination"] is not None else ""
-            print(f"{row['question_id']}\t作答 {row['answers']}\t难度指数 {row['facility']:.2f}{extra}")
-        return 0
-    return 2
+    store = Store(settings.db_path)
+    service = QuizService(store, [], settings)  # registers BOT_QUIZ_CAMPAIGN
+    handler = {"export": _quiz_export, "verify": _quiz_verify, "revoke": _quiz_revoke, "stats": _quiz_stats,
+               "campaign": _quiz_campaign}[args.action]
+    return handler(args, settings, service)
+
+
+def _campaign_id(service, key: str | None) -> int | None:
+    from bot.quiz.campaigns import CampaignError
+
+    if not key:
+        return None
+    campaign = service.campaigns.find(key)
+    if campaign is None:
+        raise CampaignError(f"没有找到活动“{key}”（python -m bot quiz campaign list 查看编号）。")
+    return campaign.id
+
+
+def _quiz_export(args: argparse.Namespace, settings: Settings, service) -> int:
+    from datetime import date
+
+    from bot.quiz import export
+
+    rows = export.attempt_rows(service.store, settings.timezone, date.fromisoformat(args.since) if args.since
+                               else None, _campaign_id(service, args.campaign))
+    if args.format == "xlsx":
+        data = export.to_xlsx(rows)
+    elif args.summary:
+        data = export.to_csv(export.employer_summary(rows), export.SUMMARY_COLUMNS)
+    else:
+        data = export.to_csv(rows)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"已导出 {len(rows)} 条测验记录到 {args.output}（时间为 {settings.timezone} 本地时间）", file=sys.stderr)
+    elif args.format == "xlsx":
+        print("xlsx 需要用 -o 指定输出文件。", file=sys.stderr)
+        return 2
+    else:
+        sys.stdout.write(data.decode("utf-8-sig"))
+    return 0
+
+
+def _quiz_verify(args: argparse.Namespace, settings: Settings, service) -> int:
+    from bot.quiz.certificate import record_lines
+
+    attempt = service.attempt_by_code(args.code)
+    if attempt is None:
+        print(f"验证码 {args.code} 无效：没有对应的合格记录。")
+        return 1
+    print("\n".join(record_lines(attempt, settings.timezone)))
+    return 1 if attempt.get("revoked_at") else 0
+
+
+def _quiz_revoke(args: argparse.Namespace, settings: Settings, service) -> int:
+    attempt = service.revoke(args.code, args.reason)
+    if attempt is None:
+        print(f"验证码 {args.code} 不存在。")
+        return 1
+    print(f"已撤销 {attempt['cert_code']}（{attempt['person_name']}）：{attempt['revoked_reason']}")
+    return 0
+
+
+def _quiz_stats(args: argparse.Namespace, settings: Settings, service) -> int:
+    from bot.quiz import charts, export, itemstats
+
+    campaign_id = _campaign_id(service, args.campaign)
+    analysis = itemstats.analyse(itemstats.attempt_marks(service.store, campaign_id, not args.all_attempts))
+    print("题目\t作答\t难度指数\t区分度%\t区分效率%\t提示")
+    for item in analysis.items:
+        di = f"{item.discrimination:.1f}" if item.discrimination is not None else "—"
+        de = f"{item.efficiency:.1f}" if item.efficiency is not None else "—"
+        print(f"{item.question_id}\t{item.attempts}\t{item.facility:.2f}\t{di}\t{de}\t{'、'.join(item.flags)}")
+    test = analysis.test
+    if test is not None:
+        print(f"测验 {test.attempts} 次，{test.questions} 题，平均得分率 {test.mean:.1f}%", end="")
+        if test.cic is not None:
+            print(f"；内部一致性系数 {test.cic:.1f}%，误差比 {test.error_ratio:.1f}%")
+        else:
+            why = "随机组卷" if not test.fixed_form else "作答太少"
+            print(f"；{why}，不计算内部一致性系数")
+    if args.charts:
+        folder = Path(args.charts)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = export.attempt_rows(service.store, settings.timezone, campaign_id=campaign_id)
+        finished = [r for r in rows if r["credited"] and r["finished_ok"]]
+        campaign = service.campaigns.get(campaign_id)
+        pass_mark = campaign.rules.pass_mark if campaign else settings.quiz_pass_mark
+        (folder / "scores.png").write_bytes(charts.score_distribution_png([r["score"] for r in finished], pass_mark))
+        (folder / "employers.png").write_bytes(charts.employer_pass_rate_png(export.employer_summary(rows)))
+        print(f"图表已写入 {folder}", file=sys.stderr)
+    return 0
+
+
+def _quiz_campaign(args: argparse.Namespace, settings: Settings, service) -> int:
+    from bot.quiz.campaigns import CampaignError, parse_overrides, parse_window
+
+    try:
+        if args.campaign_action == "open":
+            name, start, end = parse_window(args.window)
+            campaign = service.campaigns.open(name, start, end, source="cli", **parse_overrides(args.settings))
+            print(f"已开启（编号 {campaign.id}）：{campaign.describe()}")
+        elif args.campaign_action == "close":
+            campaign = service.campaigns.find(args.key)
+            if campaign is None:
+                print(f"没有找到活动“{args.key}”。", file=sys.stderr)
+                return 1
+            service.campaigns.close(campaign)
+            print(f"已关闭：{campaign.name}（编号 {campaign.id}）")
+        else:
+            current = service.campaign()
+            print(f"当前活动：{current.describe()}" if current else "当前没有进行中的活动。")
+            for campaign in service.campaigns.all():
+                print(f"{campaign.id}\t{'进行中' if campaign.status == 'open' else '已关闭'}\t{campaign.describe()}")
+    except CampaignError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -280,17 +407,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="最多列出多少条")
     p.set_defaults(func=cmd_duties)
 
-    p = sub.add_parser("quiz", help="题库检查、测验记录导出与证明核验")
+    p = sub.add_parser("quiz", help="题库检查、培训活动、测验记录导出、证明核验与题目分析")
     quiz = p.add_subparsers(dest="action", required=True)
-    q = quiz.add_parser("validate", help="检查题库文件")
+    q = quiz.add_parser("validate", help="检查题库文件（答案位置过于集中时警告）")
     q.add_argument("files", nargs="+")
-    q = quiz.add_parser("export", help="导出测验记录（每次测验一行）")
+    q = quiz.add_parser("export", help="导出测验记录（每次测验一行；xlsx 另有单位汇总）")
     q.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    q.add_argument("--since", help="只导出此日期（YYYY-MM-DD）之后开始的测验")
+    q.add_argument("--since", help="只导出此日期（YYYY-MM-DD，本地时间）及之后开始的测验")
+    q.add_argument("--campaign", help="只导出此活动（编号或名称）")
+    q.add_argument("--summary", action="store_true", help="csv：输出单位汇总而不是逐次记录")
     q.add_argument("-o", "--output", help="输出文件；csv 缺省输出到屏幕")
     q = quiz.add_parser("verify", help="核验合格证明的验证码")
     q.add_argument("code")
-    quiz.add_parser("stats", help="每道题的难度指数与区分度")
+    q = quiz.add_parser("revoke", help="撤销合格证明")
+    q.add_argument("code")
+    q.add_argument("--reason", default="管理员撤销")
+    q = quiz.add_parser("stats", help="题目分析（Moodle 口径：难度指数、区分度、区分效率、内部一致性）")
+    q.add_argument("--campaign", help="活动编号或名称（缺省：全部计学时测验）")
+    q.add_argument("--all-attempts", action="store_true", help="计入每人的全部测验（缺省只计首次）")
+    q.add_argument("--charts", help="把成绩分布图和单位合格率图写入此目录")
+    q = quiz.add_parser("campaign", help="培训活动：list、open、close")
+    campaign = q.add_subparsers(dest="campaign_action")
+    campaign.add_parser("list", help="列出活动")
+    c = campaign.add_parser("open", help="开启活动")
+    c.add_argument("window", help="名称@2026-09-01..2026-09-30（本地日期，含首尾）")
+    c.add_argument("settings", nargs="*", help="pass=60 questions=20 attempts=3 cooldown=10 credits=2 "
+                                                "truefalse=0.2 form=fixed|random")
+    c = campaign.add_parser("close", help="关闭活动")
+    c.add_argument("key", help="编号或名称")
     p.set_defaults(func=cmd_quiz)
 
     p = sub.add_parser("doctor", help="检查配置、索引、数据库和 Telegram 令牌，列出问题")
@@ -301,9 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="覆盖已有的备份文件")
     p.set_defaults(func=cmd_backup)
 
-    p = sub.add_parser("eval", help="在评测集上计算检索与回答指标")
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser("eval", help="在评测集上计算检索与回答指标（按 train/test 划分分别报告）")
+    p.add_argument("files", nargs="*", help="缺省为 tests/benchmark/ 与 ../shared/eval/")
+    p.add_argument("--misses", dest="verbose_misses", action="store_true", help="列出未排第一的题目")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="为当前向量模型拟合排序与拒答模型（用基准的 train 划分），并重建索引")
+    p.add_argument("--benchmark", default="tests/benchmark", help="基准题目目录")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -16,6 +16,8 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("db_path", "BOT_DB_PATH", "data/zhiliangtong.db", "path"),
     ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge", "paths"),
     ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
+    ("phrasings_dir", "BOT_PHRASINGS", "knowledge/phrasings", "path"),
+    ("models_dir", "BOT_MODELS_DIR", "knowledge/models", "path"),
     ("upload_dir", "BOT_UPLOAD_DIR", "data/uploads", "path"),
     ("rate_limit", "BOT_RATE_LIMIT", "30", "float"),
     ("flood_burst", "BOT_FLOOD_BURST", "8", "int"),
@@ -36,12 +38,15 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("webhook_secret", "BOT_WEBHOOK_SECRET", "", "str"),
     ("webhook_listen", "BOT_WEBHOOK_LISTEN", "127.0.0.1", "str"),
     ("webhook_port", "BOT_WEBHOOK_PORT", "8443", "int"),
-    ("quiz_size", "BOT_QUIZ_SIZE", "10", "int"),
+    ("timezone", "BOT_TIMEZONE", "Asia/Shanghai", "str"),
+    ("bot_username", "BOT_USERNAME", "", "str"),
+    ("quiz_size", "BOT_QUIZ_SIZE", "20", "int"),
     ("quiz_pass_mark", "BOT_QUIZ_PASS_MARK", "60", "int"),
     ("quiz_attempts", "BOT_QUIZ_ATTEMPTS", "3", "int"),
     ("quiz_cooldown_minutes", "BOT_QUIZ_COOLDOWN_MINUTES", "10", "float"),
     ("quiz_open_period", "BOT_QUIZ_OPEN_PERIOD", "60", "int"),
     ("quiz_credits", "BOT_QUIZ_CREDITS", "2", "float"),
+    ("quiz_truefalse_share", "BOT_QUIZ_TRUEFALSE_SHARE", "0.2", "float"),
     ("quiz_campaign", "BOT_QUIZ_CAMPAIGN", "", "str"),
     ("quiz_bank", "BOT_QUIZ_BANK", "knowledge/quizzes", "path"),
     ("llm_base_url", "BOT_LLM_BASE_URL", "", "str"),
@@ -59,6 +64,8 @@ class Settings:
     db_path: Path = Path("data/zhiliangtong.db")
     knowledge_dirs: tuple[Path, ...] = (Path("knowledge"),)
     glossary_path: Path = Path("knowledge/glossary.yaml")
+    phrasings_dir: Path = Path("knowledge/phrasings")  # how people ask about each article
+    models_dir: Path = Path("knowledge/models")  # fitted ranking/abstention models, one file per embedder
     upload_dir: Path = Path("data/uploads")
     rate_limit: float = 30.0  # messages per second overall (Telegram's limit); 0 turns the limiter off
     flood_burst: int = 8  # messages one user may send per flood_window seconds before being asked to wait
@@ -79,13 +86,16 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
-    quiz_size: int = 10  # questions per attempt
+    timezone: str = "Asia/Shanghai"  # IANA zone for every date and time shown or filtered (UTC is stored)
+    bot_username: str = ""  # the bot's @username for deep links; learned from Telegram when empty
+    quiz_size: int = 20  # questions per attempt
     quiz_pass_mark: int = 60  # score (0–100) that passes
     quiz_attempts: int = 3  # attempts allowed per user and campaign
     quiz_cooldown_minutes: float = 10.0  # wait between attempts
     quiz_open_period: int = 60  # seconds per question
-    quiz_credits: float = 2.0  # 学时 granted for the first pass
-    quiz_campaign: str = ""  # "2026-09-01..2026-09-30": quizzes open only then (empty: always)
+    quiz_credits: float = 2.0  # 学时 granted for the first pass in a campaign
+    quiz_truefalse_share: float = 0.2  # at most this share of an attempt's questions are true/false
+    quiz_campaign: str = ""  # "名称@2026-09-01..2026-09-30" (local dates, inclusive): the current campaign
     quiz_bank: Path = Path("knowledge/quizzes")
     llm_base_url: str = ""
     llm_model: str = ""
@@ -130,8 +140,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process (secrets left out)."""
-    secrets = {"TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET", "BOT_LLM_API_KEY"}
+    """Environment variables that reproduce ``settings`` in a child process (the Telegram secrets left out)."""
+    secrets = {"TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET"}
     out: dict[str, str] = {}
     for attr, var, _default, kind in _FIELDS:
         if var in secrets:

@@ -25,6 +25,16 @@ def load_questions(paths: Iterable[Path]) -> list[dict]:
     return questions
 
 
+def benchmark_files(folder: Path) -> list[Path]:
+    """The project benchmark's question files (conversations are kept apart)."""
+    return sorted(p for p in Path(folder).glob("*.jsonl") if p.name != "conversations.jsonl")
+
+
+def load_split(folder: Path, split: str) -> list[dict]:
+    """Questions of one split (``train`` or ``test``) of the project benchmark."""
+    return [q for q in load_questions(benchmark_files(folder)) if q.get("split") == split]
+
+
 def first_gold_rank(citations: list[dict], gold: list[dict], depth: int = 10) -> int | None:
     for rank, cite in enumerate(citations[:depth], start=1):
         if any(same_doc(cite["doc"], g["doc"]) and cite["loc"] == g["loc"] for g in gold):

@@ -10,9 +10,12 @@ from bot.answers import Answer, Composer
 from bot.answers.duties import DutyList, extract_duties
 from bot.answers.llm import LLMPhraser
 from bot.config import Settings
+from bot.llm_client import ChatClient
 from bot.retrieval.embedders import Embedder, make_embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.indexer import BuildReport, Progress, build_index
+from bot.retrieval.phrasing_writer import LLMPhrasingWriter
+from bot.retrieval.ranker import load_model_data
 from bot.retrieval.search import Retriever
 from bot.retrieval.store import IndexMissing, current_version, load_snapshot
 
@@ -34,9 +37,12 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._duties: dict[tuple[str, str], DutyList] = {}
         self._llm: LLMPhraser | None = None
+        self._writer: LLMPhrasingWriter | None = None
         if settings.llm_base_url and settings.llm_model:
             self._llm = LLMPhraser(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
                                    settings.llm_timeout)
+            self._writer = LLMPhrasingWriter(ChatClient(settings.llm_base_url, settings.llm_model,
+                                                        settings.llm_api_key, settings.llm_timeout))
 
     @property
     def embedder(self) -> Embedder:
@@ -143,7 +149,9 @@ class KnowledgeBase:
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
         """Index :meth:`sources` into a new version and serve it."""
         self.glossary = Glossary.load(self.settings.glossary_path)
-        report = build_index(self.sources(paths), self.index_dir, self.embedder, self.glossary, progress)
+        model = load_model_data(self.settings.models_dir, self.embedder.id)
+        report = build_index(self.sources(paths), self.index_dir, self.embedder, self.glossary, progress,
+                             phrasings_dir=self.settings.phrasings_dir, ranker=model, writer=self._writer)
         self._retriever = None
         self.retriever()
         return report

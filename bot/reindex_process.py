@@ -29,7 +29,7 @@ def reindex_in_child(settings: Settings, nice: int = NICE) -> BuildReport:
     """Build a new version of the configured knowledge (with uploads) in a child process; return its report."""
     env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
     env.update(settings_env(settings))
-    for secret in ("TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET", "BOT_LLM_API_KEY"):
+    for secret in ("TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET"):  # the LLM key stays: it writes phrasings
         env.pop(secret, None)
     command = [sys.executable, "-m", "bot", "index", "--report-json", "--nice", str(nice)]
     root = Path(__file__).resolve().parent.parent

@@ -58,6 +58,38 @@ def m003_attempt_questions(db: sqlite_utils.Database) -> None:
     db["quiz_attempts"].add_column("questions", str)
 
 
+@migrations()
+def m004_campaigns_profiles(db: sqlite_utils.Database) -> None:
+    # Campaigns are data: limits and credits count per campaign; attempts outside one are practice.
+    db["campaigns"].create(
+        {"id": int, "name": str, "starts_on": str, "ends_on": str, "pass_mark": int, "size": int, "attempts": int,
+         "cooldown_minutes": float, "credits": float, "truefalse_share": float, "fixed_form": int, "status": str,
+         "source": str, "created_at": str, "closed_at": str},
+        pk="id",
+    )
+    # The person behind the records (real name, employer …), given once with consent; attempts freeze a copy.
+    db["profiles"].create(
+        {"user_id": int, "real_name": str, "employer": str, "position": str, "reg_no": str, "consent_at": str,
+         "updated_at": str},
+        pk="user_id",
+    )
+    attempts = db["quiz_attempts"]
+    for column, kind in (("campaign_id", int), ("mode", str), ("orders", str), ("topic", str),
+                         ("person_name", str), ("employer", str), ("position", str), ("reg_no", str),
+                         ("revoked_at", str), ("revoked_reason", str)):
+        attempts.add_column(column, kind)
+    # Earlier attempts were all credited, in no campaign; freeze what their certificates showed.
+    db.execute("update quiz_attempts set mode = 'credited', orders = '', topic = '', revoked_at = '', "
+               "revoked_reason = '', reg_no = '', person_name = coalesce((select name from users u "
+               "where u.id = quiz_attempts.user_id), ''), employer = coalesce((select unit from users u "
+               "where u.id = quiz_attempts.user_id), ''), position = coalesce((select role from users u "
+               "where u.id = quiz_attempts.user_id), '')")
+    attempts.create_index(["cert_code"])
+    attempts.create_index(["campaign_id", "user_id"])
+    # The leaderboard becomes opt-in: nobody chose to be on it before.
+    db.execute("update users set leaderboard = 0")
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -87,7 +119,7 @@ class Store:
             existing = self.user(user_id)
             if existing is None:
                 row = {"id": user_id, "name": name, "username": username, "unit": "", "role": "",
-                       "leaderboard": 1, "created_at": now(), "updated_at": now()}
+                       "leaderboard": 0, "created_at": now(), "updated_at": now()}
                 self.db["users"].insert(row)
                 return row
             if name and (name != existing["name"] or username != existing["username"]):
@@ -178,14 +210,23 @@ class Store:
             "feedback_down": one("select count(*) from feedback where vote < 0"),
         }
 
-    def export_questions_csv(self) -> bytes:
+    def export_questions_csv(self, timezone: str = "UTC") -> bytes:
+        """The question log, times in ``timezone``; text that a spreadsheet would run as a formula is
+        neutralised (a leading apostrophe)."""
         import csv
         import io
+
+        from bot.localtime import show
+
+        def cell(value: object) -> object:
+            return "'" + value if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) \
+                else value
 
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["id", "user_id", "asked_at", "question", "answered", "mode", "top_doc", "top_loc"])
         for row in self.rows("select * from questions order by id"):
-            writer.writerow([row["id"], row["user_id"], row["asked_at"], row["question"], row["answered"],
-                             row["mode"], row["top_doc"], row["top_loc"]])
+            writer.writerow([cell(v) for v in (row["id"], row["user_id"], show(row["asked_at"], timezone, True),
+                                               row["question"], row["answered"], row["mode"], row["top_doc"],
+                                               row["top_loc"])])
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")

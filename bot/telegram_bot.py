@@ -44,7 +44,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.dialogue import Button, Dialogue, Incoming, Reply
-from bot.dialogue.core import BUSY_NOTICE, COMMANDS, FLOOD_NOTICE, QUIZ_COMMANDS
+from bot.dialogue.core import BUSY_NOTICE, COMMANDS, FLOOD_NOTICE, QUIZ_BUTTONS, QUIZ_COMMANDS
 from bot.dialogue.replies import PollSpec
 from bot.telegram_delivery import ChatPacer, deliver
 from bot.telegram_limits import fits_a_poll, open_period, poll_fields
@@ -52,7 +52,8 @@ from bot.webhook import run_webhook, webhook_secret
 from bot.workers import NORMAL, URGENT, Busy, WorkerPool
 
 log = logging.getLogger(__name__)
-ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计")]
+ADMIN_MENU = [("reindex", "重建索引"), ("stats", "使用统计"), ("export", "导出记录"), ("quizstats", "测验统计"),
+              ("campaign", "培训活动"), ("revoke", "撤销证明")]
 UNSUPPORTED = (
     (filters.Sticker.ALL, "贴纸"), (filters.PHOTO, "图片"), (filters.VOICE, "语音"), (filters.AUDIO, "音频"),
     (filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, "视频"), (filters.LOCATION | filters.CONTACT, "这类消息"),
@@ -67,6 +68,7 @@ def _who(update: Update) -> Incoming:
         name=user.full_name if user else "",
         username=(user.username or "") if user else "",
         chat_id=chat.id if chat else 0,
+        private=chat is None or chat.type == "private",
     )
 
 
@@ -77,7 +79,8 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 def _markup_rows(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, url=b.url) if b.url else
+                                  InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
 def _pools(context: ContextTypes.DEFAULT_TYPE) -> tuple[WorkerPool, WorkerPool]:
@@ -145,7 +148,8 @@ def _start_followup(context: ContextTypes.DEFAULT_TYPE, chat_id: int, followup: 
 
 
 async def send_quiz_question(context: ContextTypes.DEFAULT_TYPE, chat_id: int, spec: PollSpec) -> None:
-    """A quiz poll (single choice, true/false) or a message with tick buttons (multiple choice), plus its timer.
+    """A quiz poll (several right options allowed, Bot API 10), or tick buttons where a poll cannot carry the
+    question (too long); plus its timer. Options go out in the attempt's own order.
 
     The timer is set even when the question could not be sent: the quiz then moves on instead of stalling.
     """
@@ -196,7 +200,8 @@ async def on_poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if found is None:
             return None
         attempt_id, index = found
-        # The quiz poll itself shows right or wrong and the explanation: no separate verdict message.
+        # The quiz poll itself shows right or wrong and the explanation: no separate verdict message. A vote
+        # by anyone but the attempt's owner (a forwarded poll) is not recorded and gets no reply.
         return dialogue.on_quiz_answer(who, attempt_id, index, list(answer.option_ids), 0.0, False)
 
     reply = await _pools(context)[0].run(record, priority=URGENT, must_run=True)
@@ -278,7 +283,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     who = _who(update)
     data = query.data or ""
-    quiz = data.startswith(("mq:", "ms:"))  # ticking and submitting a multiple-choice answer
+    quiz = data.partition(":")[0] in QUIZ_BUTTONS  # ticking and submitting answers, quiz and profile steps
     with contextlib.suppress(TelegramError):
         await query.answer()
     try:
@@ -349,12 +354,14 @@ async def _post_shutdown(application: Application) -> None:
 
 
 async def _post_init(application: Application) -> None:
+    dialogue: Dialogue = application.bot_data["dialogue"]
+    if not dialogue.bot_username:  # for deep links: t.me/<bot>?start=verify_CODE
+        dialogue.bot_username = application.bot.username or ""
     if application.job_queue is not None:
         application.job_queue.run_repeating(_prune_logs, interval=timedelta(days=1), first=timedelta(seconds=10),
                                             name="prune-logs")
     commands = [BotCommand(name, text) for name, text in COMMANDS]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
-    dialogue: Dialogue = application.bot_data["dialogue"]
     admin = commands + [BotCommand(name, text) for name, text in ADMIN_MENU]
     for admin_id in dialogue.admin_ids:
         try:

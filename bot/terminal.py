@@ -18,7 +18,8 @@ def _render(reply: Reply | None) -> str:
     if reply is None:
         return ""
     text = reply.plain()
-    options = [b.text for row in reply.buttons for b in row if b.data.split(":", 1)[0] in {"unit", "pos"}]
+    options = [b.text for row in reply.buttons for b in row
+               if b.data.split(":", 1)[0] in {"unit", "pos", "pf", "quiz"}]
     if options:
         text += "\n可选：" + "、".join(options) + "（直接输入选项）"
     for attachment in reply.attachments:

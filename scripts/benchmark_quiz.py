@@ -1,9 +1,11 @@
-"""Quiz load benchmark: many users take a quiz at once through the stand-in Bot API against the real bot
-process (``python -m bot serve``). Checks that every answer is recorded exactly once and that the export
-matches; reports p50/p95 from an answer to the next question.
+"""Quiz load benchmark: many users take a credited quiz at once through the stand-in Bot API against the real
+bot process (``python -m bot serve``), inside a campaign, each after giving a profile. Checks that every
+answer is recorded exactly once and that the export matches; reports p50/p95 from an answer to the next
+question.
 
-Usage: ``python scripts/benchmark_quiz.py [--users 200] [--think 10] [--index DIR]``. The default think time
-(10 s a question) keeps 200 users near 20 answers a second, under Telegram's 30 messages/s bot limit.
+Usage: ``python scripts/benchmark_quiz.py [--users 200] [--questions N] [--think 10] [--index DIR]``
+(``--questions`` defaults to the bot's default quiz length). The default think time (10 s a question) keeps
+200 users near 20 answers a second, under Telegram's 30 messages/s bot limit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot import localtime  # noqa: E402
+from bot.config import Settings  # noqa: E402
 from tests.bot_harness import prepare_bot_env  # noqa: E402
 from tests.fake_bot_api import TOKEN, FakeBotApi, Sent  # noqa: E402
 
@@ -49,13 +53,15 @@ def answer(api: FakeBotApi, uid: int, sent: Sent, rng: random.Random) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--questions", type=int, default=Settings().quiz_size)
     parser.add_argument("--think", type=float, default=10.0)
     parser.add_argument("--index", default="", help="an index of the corpus to start from (copied, not changed)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-quiz-"))
-    env = prepare_bot_env(work, args.index, {"BOT_QUIZ_SIZE": str(args.questions), "BOT_QUIZ_OPEN_PERIOD": "600"})
+    today = localtime.today(Settings().timezone)
+    env = prepare_bot_env(work, args.index, {"BOT_QUIZ_SIZE": str(args.questions), "BOT_QUIZ_OPEN_PERIOD": "600",
+                                             "BOT_QUIZ_CAMPAIGN": f"压测活动@{today}..{today}"})
     api = FakeBotApi().start()
     env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
                 "TELEGRAM_API_FILE_URL": api.base_file_url})
@@ -68,8 +74,11 @@ def main() -> None:
     def user(uid: int) -> None:
         rng = random.Random(uid)
         time.sleep(rng.uniform(0, args.think))
-        api.push(api.message(uid, "/quiz"))
         try:
+            name = "压测" + chr(0x4E00 + uid % 5000)  # a name of characters only, as /profile asks
+            api.push(api.message(uid, f"/profile {name} 第{uid % 7}建筑公司 质量员"))
+            api.wait_for_messages(uid, 1, timeout=300)
+            api.push(api.message(uid, "/quiz"))
             for n in range(args.questions):
                 sent = api.wait_for_questions(uid, n + 1, timeout=300)[n]
                 time.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
@@ -99,16 +108,27 @@ def main() -> None:
         db_rows = db.execute("select id, score, passed from quiz_attempts order by id").fetchall()
         export = subprocess.run([sys.executable, "-m", "bot", "quiz", "export"], cwd=ROOT, capture_output=True,
                                 text=True, env=dict(os.environ, **env), check=True).stdout
-        exported = [(int(r["attempt_id"]), int(r["score"]), int(r["passed"]))
+        exported = [(int(r["记录编号"]), int(r["成绩"]), int(r["考核结果"] == "合格"))
                     for r in csv.DictReader(io.StringIO(export))]
+        credited = db.execute("select count(*) from quiz_attempts where mode = 'credited' and campaign_id is not null"
+                              ).fetchone()[0]
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
         p95 = latencies[int(0.95 * len(latencies))] * 1000 if latencies else float("nan")
         print(f"{args.users} users x {args.questions} questions in {elapsed:.0f} s (think {args.think} s): "
               f"{answers} answers recorded ({distinct} distinct, expected {args.users * args.questions}), "
-              f"{finished} attempts finished, {len(failures)} users failed; export matches database: "
+              f"{finished} attempts finished ({credited} credited), {len(failures)} users failed; "
+              f"export matches database: "
               f"{exported == [tuple(r) for r in db_rows]} ({len(exported)} rows); answer -> next question "
               f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", flush=True)
+        polls = [s for s in api.sent if s.method == "sendPoll"]
+        first_right = sum(0 in s.params.get("correct_option_ids", []) for s in polls if
+                          len(s.params.get("correct_option_ids", [])) == 1 and len(s.params.get("options", [])) == 4)
+        four = sum(len(s.params.get("correct_option_ids", [])) == 1 and len(s.params.get("options", [])) == 4
+                   for s in polls)
+        several = sum(len(s.params.get("correct_option_ids", [])) > 1 for s in polls)
+        print(f"{len(polls)} quiz polls sent ({several} with several right options); in four-option single-choice "
+              f"polls the right option was the first one in {first_right / max(1, four):.1%} of {four}", flush=True)
         for failure in failures[:5]:
             print("  failed:", failure)
     finally:

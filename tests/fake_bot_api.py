@@ -116,10 +116,13 @@ class FakeBotApi:
             self._cond.notify_all()
             return update["update_id"]
 
-    def message(self, user_id: int, text: str | None = None, **extra: Any) -> dict:
-        user = {"id": user_id, "is_bot": False, "first_name": f"用户{user_id}"}
-        message = {"message_id": next(self._message_ids), "date": int(time.time()),
-                   "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]}, "from": user}
+    def message(self, user_id: int, text: str | None = None, chat_id: int | None = None, first_name: str = "",
+                **extra: Any) -> dict:
+        """A message from ``user_id``: in their private chat, or in the group ``chat_id`` (negative id)."""
+        user = {"id": user_id, "is_bot": False, "first_name": first_name or f"用户{user_id}"}
+        chat = ({"id": user_id, "type": "private", "first_name": user["first_name"]} if chat_id is None
+                else {"id": chat_id, "type": "group", "title": "项目部群"})
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user}
         if text is not None:
             message["text"] = text
             if text.startswith("/"):
@@ -165,6 +168,11 @@ class FakeBotApi:
     def messages_to(self, chat_id: int) -> list[Sent]:
         with self._cond:
             return list(self._by_chat.get(chat_id, []))
+
+    def calls_to(self, chat_id: int) -> list[Sent]:
+        """Every call the bot made into ``chat_id`` (messages, polls, documents, chat actions …)."""
+        with self._cond:
+            return [s for s in self.sent if s.chat_id == chat_id]
 
     def poll_answer(self, user_id: int, poll_id: str, option_ids: list[int]) -> dict:
         """A poll_answer update, with the fields Bot API 9.6 requires."""
@@ -225,7 +233,7 @@ class FakeBotApi:
     def _message_result(self, params: dict, **extra: Any) -> dict:
         chat_id = int(params.get("chat_id", 0))
         result = {"message_id": next(self._message_ids), "date": int(time.time()),
-                  "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER}
+                  "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": BOT_USER}
         result.update(extra)
         return result
 
@@ -266,8 +274,11 @@ class FakeBotApi:
                         "persistent_id": str(n)} for n, o in enumerate(params.get("options", []))]
             poll = {"id": f"poll-{next(self._poll_ids)}", "question": params.get("question", ""), "options": options,
                     "total_voter_count": 0, "is_closed": False, "is_anonymous": False,
-                    "type": params.get("type", "regular"), "allows_multiple_answers": False,
+                    "type": params.get("type", "regular"),
+                    "allows_multiple_answers": bool(params.get("allows_multiple_answers", False)),
                     "allows_revoting": False, "members_only": False}
+            if params.get("correct_option_ids") is not None:  # the sender sees the right options
+                poll["correct_option_ids"] = list(params["correct_option_ids"])
             result = self._message_result(params, poll=poll)
             with self._cond:
                 sent.result = result

@@ -8,7 +8,7 @@ from tests.conftest import EVAL
 
 
 def test_duty_answer_quotes_the_article_and_adds_its_penalty(corpus_kb) -> None:
-    answer = corpus_kb.answer("商品混凝土送到工地，施工单位自己还要检验吗？检验完要留下什么记录？")
+    answer = corpus_kb.answer("商砼进场以后总包还用自己再检验一遍吗？检验完要留什么记录？")
     assert answer.answered and len(answer.text) <= MAX_ANSWER_CHARS
     main = answer.sections[0]
     assert (main.doc, main.label) == ("建设工程质量管理条例", "第二十九条")

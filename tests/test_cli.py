@@ -36,7 +36,7 @@ def test_ask_json_reads_stdin_and_answers_in_order(env_for) -> None:
 
 
 def test_ask_single_question_plain_text(env_for) -> None:
-    result = _run(["ask", "商品混凝土送到工地，施工单位自己还要检验吗？"], env_for)
+    result = _run(["ask", "商砼进场以后总包还用自己再检验一遍吗？"], env_for)
     assert result.returncode == 0, result.stderr
     assert "《建设工程质量管理条例》第二十九条" in result.stdout
     assert "书面记录和专人签字" in result.stdout
@@ -73,8 +73,8 @@ def test_default_embedder_does_not_import_torch(env_for) -> None:
 
 
 def test_terminal_chat_runs_the_same_dialogue(env_for, tmp_path: Path) -> None:
-    env = dict(env_for, BOT_DB_PATH=str(tmp_path / "chat.db"))
-    lines = ["/start", "施工单位", "质量员", "商品混凝土送到工地，施工单位自己还要检验吗？", "原文", "/foo", "/quiz",
+    env = dict(env_for, BOT_DB_PATH=str(tmp_path / "chat.db"), BOT_QUIZ_SIZE="10")
+    lines = ["/start", "施工单位", "质量员", "商砼进场以后总包还用自己再检验一遍吗", "原文", "/foo", "/quiz",
              *["A"] * 10, "/myscore", "/quit"]
     result = _run(["chat"], env, "\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
@@ -83,4 +83,6 @@ def test_terminal_chat_runs_the_same_dialogue(env_for, tmp_path: Path) -> None:
     assert "【依据：《建设工程质量管理条例》第二十九条（第四章 施工单位的质量责任和义务）】" in out
     assert "未经检验或者检验不合格的，不得使用" in out
     assert "未知命令 /foo" in out
-    assert "（1/10）" in out and "（10/10）" in out and "测验结束：答对" in out and "您的测验记录（共 1 次）" in out
+    # No campaign is open: the quiz is practice.
+    assert "（练习 1/10）" in out and "（练习 10/10）" in out
+    assert "练习结束：答对" in out and "您的测验记录（共 1 次）" in out

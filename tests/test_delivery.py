@@ -10,7 +10,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.dialogue.replies import PollSpec
 from bot.telegram_delivery import deliver, retry_is_safe
-from bot.telegram_limits import fits_a_poll, poll_fields, utf16_len
+from bot.telegram_limits import fits_a_poll, poll_fields
 
 
 def _caused(exc: Exception, cause: Exception) -> Exception:
@@ -74,18 +74,19 @@ def _spec(**changes) -> PollSpec:
     return PollSpec(**{**base, **changes})
 
 
-def test_poll_fields_fit_telegrams_limits() -> None:
-    fields = poll_fields(_spec(question="问" * 400, options=("长" * 150, "短"), open_period=1,
-                               explanation="原文：\n第一款\n第二款\n第三款\n" + "解" * 300))
-    assert utf16_len(fields["question"]) == 300 and fields["question"].endswith("…")
-    assert utf16_len(fields["options"][0]) == 100 and fields["options"][1] == "短"
-    assert fields["explanation"].count("\n") == 2 and utf16_len(fields["explanation"]) <= 200
-    assert fields["explanation"].startswith("原文：\n第一款\n第二款 第三款")
-    assert fields["open_period"] == 5 and poll_fields(_spec(open_period=3600))["open_period"] == 600
-    assert poll_fields(_spec())["question"] == "（1/10）塔吊装完多久登记？"
+def test_poll_fields_keep_telegrams_limits() -> None:
+    fields = poll_fields(_spec())
+    assert fields["question"] == "（1/10）塔吊装完多久登记？" and fields["allows_multiple_answers"] is False
+    assert poll_fields(_spec(open_period=1))["open_period"] == 5  # Telegram's shortest
+    assert poll_fields(_spec(open_period=3600))["open_period"] == 600
+    several = poll_fields(_spec(multiple=True, correct=(0, 1)))
+    assert several["question"].endswith("（多选）") and several["correct_option_ids"] == [0, 1]
+    assert not poll_fields(_spec(question="问" * 298, multiple=True, correct=(0, 1)))["question"].endswith("（多选）")
 
 
 def test_questions_a_poll_cannot_carry_go_as_buttons() -> None:
-    assert fits_a_poll(_spec())
-    assert not fits_a_poll(_spec(multiple=True, correct=(0, 1)))
+    assert fits_a_poll(_spec()) and fits_a_poll(_spec(multiple=True, correct=(0, 1)))
     assert not fits_a_poll(_spec(options=tuple(f"选项{n}" for n in range(13))))
+    assert not fits_a_poll(_spec(explanation="一\n二\n三\n四"))
+    assert fits_a_poll(_spec(options=("好" * 100, "坏")))
+    assert not fits_a_poll(_spec(options=("📖" * 51, "坏")))  # 102 UTF-16 units: Telegram would refuse it

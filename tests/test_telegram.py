@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot import localtime
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.quiz.bank import load_bank
@@ -73,7 +76,7 @@ def test_onboarding_remembers_unit_and_role(bot: RunningBot) -> None:
 
 
 def test_question_answered_with_citation_buttons_and_feedback(bot: RunningBot) -> None:
-    reply = bot.ask(USER, "商品混凝土送到工地，施工单位自己还要检验吗？")[-1]
+    reply = bot.ask(USER, "商砼进场以后总包还用自己再检验一遍吗？")[-1]
     assert reply.params["parse_mode"] == "HTML"
     assert "《建设工程质量管理条例》第二十九条" in reply.text and "<blockquote>" in reply.text
     assert any(s.method == "sendChatAction" and s.chat_id == USER for s in bot.api.sent)
@@ -179,13 +182,14 @@ def test_one_user_flooding_does_not_starve_others(bot: RunningBot) -> None:
     assert len(flood) <= 10 and any("太快" in m.text for m in flood)
 
 
-def _answer_current(bot: RunningBot, user: int, question_sent, right: bool) -> None:
-    """Answer a quiz question as Telegram would: a poll_answer, or tick buttons then submit."""
+def _answer_current(bot: RunningBot, user: int, question_sent, right: bool, voter: int | None = None) -> None:
+    """Answer a quiz question as Telegram would: a poll_answer (by ``voter``, default the user), or tick
+    buttons then submit."""
     step = bot.dialogue.quiz.in_progress(user)
     options = list(step.question.answer) if right else [i for i in range(len(step.question.options))
                                                          if i not in step.question.answer][:1]
     if question_sent.method == "sendPoll":
-        bot.api.push(bot.api.poll_answer(user, question_sent.result["poll"]["id"], options))
+        bot.api.push(bot.api.poll_answer(voter or user, question_sent.result["poll"]["id"], options))
     else:
         for option in options:
             bot.api.push(bot.api.callback(user, f"mq:{step.attempt_id}:{step.index}:{option}"))
@@ -194,46 +198,175 @@ def _answer_current(bot: RunningBot, user: int, question_sent, right: bool) -> N
         bot.api.push(bot.api.callback(user, f"ms:{step.attempt_id}:{step.index}"))
 
 
-def test_quiz_in_telegram_polls_records_and_reports(bot: RunningBot) -> None:
-    bot.api.push(bot.api.message(USER, "/quiz"))
-    questions = bot.api.wait_for_questions(USER, 1)
-    first = questions[0]
-    if first.method == "sendPoll":
-        assert first.params["type"] == "quiz" and first.params["is_anonymous"] is False
-        assert first.params["correct_option_ids"] and first.params["open_period"] == 30
-        assert 0 < len(first.params["explanation"]) <= 200
-    for n in range(10):
-        sent = bot.api.wait_for_questions(USER, n + 1)[n]
-        if n == 0 and sent.method == "sendPoll":  # a duplicated poll answer counts once
-            update = bot.api.poll_answer(USER, sent.result["poll"]["id"], [0])
-            update["update_id"] = 9000
-            bot.api.push(update)
-            bot.api.push(dict(update), redeliver=True)
-        else:
-            _answer_current(bot, USER, sent, right=n < 8 or n == 0)
-        if n < 9:
-            bot.api.wait_for_questions(USER, n + 2)
-    bot.api.wait_for(lambda s: s.chat_id == USER and "测验结束" in s.text)
-    rows = bot.dialogue.store.rows("select * from quiz_answers order by idx")
-    assert [r["idx"] for r in rows] == list(range(10))
-    attempt = bot.dialogue.store.one("select * from quiz_attempts")
-    assert attempt["status"] == "finished" and attempt["correct"] == sum(r["correct"] for r in rows)
-    assert "累计继续教育学时" in bot.ask(USER, "/myscore")[-1].text
-    board = bot.ask(OTHER, "/leaderboard")[-1].text
-    assert "个人排行" in board
-    assert "移出排行榜" in bot.ask(USER, "/leaderboard off")[-1].text
-    assert "还没有人完成测验" in bot.ask(OTHER, "/leaderboard")[-1].text
-    bot.api.push(bot.api.message(ADMIN, "/export"))
-    sent = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0].endswith(".xlsx"))[0]
-    import io
+def _campaign(name: str = "2026年质量月") -> str:
+    today = localtime.today("Asia/Shanghai")
+    return f"{name}@{today - timedelta(days=3)}..{today + timedelta(days=3)}"
 
+
+def _take_quiz(bot: RunningBot, user: int, right: int, first: int = 0) -> list:
+    """Answer every question of the attempt just started (``first`` questions already on their way)."""
+    bot.api.wait_for_questions(user, first + 1)
+    total = bot.dialogue.quiz.in_progress(user).total
+    sent = []
+    for n in range(total):
+        question = bot.api.wait_for_questions(user, first + n + 1)[first + n]
+        sent.append(question)
+        _answer_current(bot, user, question, right=n < right)
+    bot.api.wait_for(lambda s: s.chat_id == user and ("测验结束" in s.text or "练习结束" in s.text)
+                     and s.at >= sent[-1].at)
+    return sent
+
+
+def test_quiz_in_telegram_polls_records_and_reports(corpus_settings, embedder, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    bot = start_bot(corpus_settings, embedder, tmp_path, quiz_campaign=_campaign(), quiz_size=20)
+    try:
+        consent = bot.ask(USER, "/quiz")[-1]
+        assert "实名信息" in consent.text and "/profile" in consent.text
+        assert not [s for s in bot.api.calls_to(USER) if s.method == "sendPoll"]  # no question before the profile
+        assert "已登记" in bot.ask(USER, "/profile 张三 广州某建设集团有限公司 质量员 粤144000123")[-1].text
+        bot.api.push(bot.api.message(USER, "/quiz"))
+        first = bot.api.wait_for_questions(USER, 1)[0]
+        step = bot.dialogue.quiz.in_progress(USER)
+        attempt = bot.dialogue.store.one("select * from quiz_attempts where id = ?", [step.attempt_id])
+        assert attempt["mode"] == "credited" and attempt["person_name"] == "张三"
+        assert first.method == "sendPoll" and first.params["type"] == "quiz" and first.params["is_anonymous"] is False
+        assert [o["text"] for o in first.params["options"]] == list(step.question.options)  # its own order …
+        assert first.params["correct_option_ids"] == list(step.question.answer)  # … and its answer key
+        assert first.params["open_period"] == 30 and 0 < len(first.params["explanation"]) <= 200
+        # A forwarded poll answered by someone else is not recorded and gets no reply.
+        before = len(bot.api.calls_to(OTHER))
+        _answer_current(bot, USER, first, right=True, voter=OTHER)
+        marker = bot.ask(USER, "/help")
+        assert marker and len(bot.api.calls_to(OTHER)) == before
+        assert bot.dialogue.store.rows("select * from quiz_answers") == []
+        # The same poll answer delivered twice counts once.
+        update = bot.api.poll_answer(USER, first.result["poll"]["id"], list(step.question.answer))
+        update["update_id"] = 9000
+        bot.api.push(update)
+        bot.api.push(dict(update), redeliver=True)
+        for n in range(1, 20):
+            question = bot.api.wait_for_questions(USER, n + 1)[n]
+            _answer_current(bot, USER, question, right=n < 16)
+        bot.api.wait_for(lambda s: s.chat_id == USER and "测验结束" in s.text)
+        sent = bot.api.wait_for_questions(USER, 20)
+        assert all(s.method == "sendPoll" for s in sent)  # multiple-answer questions too: one quiz poll each
+        several = [s for s in sent if len(s.params["correct_option_ids"]) > 1]
+        assert all(s.params["allows_multiple_answers"] for s in several)
+        rows = bot.dialogue.store.rows("select * from quiz_answers order by idx")
+        assert [r["idx"] for r in rows] == list(range(20))
+        done = bot.dialogue.store.one("select * from quiz_attempts")
+        assert done["status"] == "finished" and done["correct"] == sum(r["correct"] for r in rows) == 16
+        assert done["passed"] == 1 and done["credits"] == 2.0 and done["cert_code"]
+        code = done["cert_code"]
+
+        score = bot.ask(USER, "/myscore")[-1].text
+        finished_local = localtime.show(done["finished_at"], "Asia/Shanghai")
+        assert finished_local in score and "2026年质量月" in score and "累计继续教育学时：2" in score
+        bot.api.push(bot.api.message(USER, "/certificate"))
+        pdf_sent = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.chat_id == USER)[0]
+        assert f"验证码：{code}" in bot.api.messages_to(USER)[-1].text
+        page = PdfReader(io.BytesIO(pdf_sent.files["document"][1])).pages[0]
+        assert "张三" in page.extract_text() and code in page.extract_text()
+        fonts = [f.get_object() for f in page["/Resources"]["/Font"].values()]
+        described = [d.get_object()["/FontDescriptor"] for f in fonts for d in f.get("/DescendantFonts", [f])
+                     if "/FontDescriptor" in d.get_object()]
+        assert described and all("/FontFile2" in d for d in described)  # the CJK font is embedded …
+        assert not any("STSong" in str(f["/BaseFont"]) for f in fonts)  # … and no font that is not
+        import zxingcpp
+        from PIL import Image
+
+        qr = Image.open(io.BytesIO(page.images[0].data)).convert("L")
+        assert [r.text for r in zxingcpp.read_barcodes(qr)] == [f"https://t.me/zhiliangtong_bot?start=verify_{code}"]
+
+        checked = bot.ask(OTHER, f"/verify {code.lower()}")[-1].text  # anyone may check
+        for expected in ("有效", "张三", "广州某建设集团有限公司", "质量员", "粤144000123", "2026年质量月", "80 分"):
+            assert expected in checked
+        linked = bot.ask(OTHER, f"/start verify_{code}")[-1].text  # t.me/<bot>?start=verify_CODE
+        assert "张三" in linked and "有效" in linked
+        assert "不存在" in bot.ask(OTHER, "/verify ZLT-0000-0000-0000")[-1].text
+        assert "已撤销" in bot.ask(ADMIN, f"/revoke {code} 代考")[-1].text
+        assert "已撤销" in bot.ask(OTHER, f"/verify {code}")[-1].text
+
+        assert "排行榜上还没有人" in bot.ask(OTHER, "/leaderboard")[-1].text  # opt-in
+        assert "加入排行榜" in bot.ask(USER, "/leaderboard on")[-1].text
+        board = bot.ask(OTHER, "/leaderboard")[-1].text
+        assert "张*" in board and "张三" not in board
+        bot.api.push(bot.api.message(ADMIN, "/export"))
+        sent_xlsx = bot.api.wait_for(lambda s: s.method == "sendDocument"
+                                     and s.files["document"][0].endswith(".xlsx"))[0]
+        book = load_workbook(io.BytesIO(sent_xlsx.files["document"][1]))
+        records = [[c.value for c in r] for r in book["测验记录"].iter_rows()]
+        assert len(records) == 2 and records[1][1] == "2026年质量月" and records[1][4] == "张三"
+        assert records[1][12] == 80 and records[1][16] == "已撤销"
+        bot.api.push(bot.api.message(ADMIN, "/quizstats"))
+        charts = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0].endswith(".png"))
+        assert charts[0].files["document"][1].startswith(b"\x89PNG")
+    finally:
+        bot.stop()
+        bot.api.stop()
+
+
+def test_group_chat_gets_a_link_to_the_private_chat_and_nothing_else(bot: RunningBot) -> None:
+    group = -100
+    for user, text in ((USER, "/quiz"), (ADMIN, "/export"), (ADMIN, "/quizstats"), (USER, "/myscore"),
+                       (USER, "/verify ZLT-0000-0000-0000"), (ADMIN, "/campaign open 测试@2026-09-01..2026-09-30")):
+        before = len(bot.api.messages_to(group))
+        bot.api.push(bot.api.message(user, text, chat_id=group))
+        reply = bot.api.wait_for_messages(group, before + 1)[-1]
+        assert "私聊" in reply.text, text
+        links = [b.get("url", "") for row in reply.buttons for b in row]
+        assert links and links[0].startswith("https://t.me/zhiliangtong_bot"), text
+    time.sleep(1)
+    calls = [c.method for c in bot.api.calls_to(group)]
+    assert set(calls) <= {"sendMessage", "sendChatAction"} and calls.count("sendMessage") == 6
+    assert bot.dialogue.store.rows("select * from quiz_attempts") == []
+    assert bot.dialogue.quiz.campaigns.all() == []
+    assert bot.api.messages_to(USER) == [] and bot.api.messages_to(ADMIN) == []
+
+
+def test_campaign_switch_and_formula_neutralised(corpus_settings, embedder, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
-    sheet = load_workbook(io.BytesIO(sent.files["document"][1])).active
-    assert sheet.max_row == 2 and sheet.cell(2, 7).value == attempt["score"]
-    bot.api.push(bot.api.message(ADMIN, "/quizstats"))
-    chart = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0] == "scores.png")[0]
-    assert chart.files["document"][1].startswith(b"\x89PNG")
+    bot = start_bot(corpus_settings, embedder, tmp_path, quiz_size=5, quiz_attempts=1, quiz_cooldown_minutes=0.0)
+    try:
+        today = localtime.today("Asia/Shanghai")
+        window = f"{today - timedelta(days=1)}..{today + timedelta(days=1)}"
+        assert "当前没有进行中的活动" in bot.ask(ADMIN, "/campaign")[-1].text
+        assert "已开启活动" in bot.ask(ADMIN, f"/campaign open 2025年质量月@{window} credits=3")[-1].text
+        evil = '=HYPERLINK("http://evil.example","点我")'
+        bot.api.push(bot.api.message(USER, "/profile 李四 @SUM(1+1) +施工员", first_name=evil))
+        bot.api.wait_for_messages(USER, 1)
+        bot.api.push(bot.api.message(USER, "/quiz", first_name=evil))
+        _take_quiz(bot, USER, right=5)
+        assert "达到允许的次数" in bot.ask(USER, "/quiz")[-1].text  # one attempt per campaign
+        assert "已关闭活动" in bot.ask(ADMIN, "/campaign close")[-1].text
+        practice = bot.ask(USER, "/quiz")  # between campaigns: practice
+        assert any("本次为练习" in m.text for m in practice)
+        _take_quiz(bot, USER, right=5, first=5)
+        assert "已开启活动" in bot.ask(ADMIN, f"/campaign open 2026年质量月 {window} credits=4")[-1].text
+        bot.api.push(bot.api.message(USER, "/quiz"))
+        _take_quiz(bot, USER, right=4, first=10)  # a new campaign: a new allowance, credits again
+        score = bot.ask(USER, "/myscore")[-1].text
+        assert "2025年质量月：继续教育学时 3" in score and "2026年质量月：继续教育学时 4" in score
+        bot.api.push(bot.api.message(ADMIN, "/export"))
+        sent = bot.api.wait_for(lambda s: s.method == "sendDocument" and s.files["document"][0].endswith(".xlsx"))[0]
+        book = load_workbook(io.BytesIO(sent.files["document"][1]))
+        rows = [[c.value for c in r] for r in book["测验记录"].iter_rows(min_row=2)]
+        assert [(r[1], r[2][:4]) for r in rows] == [("2025年质量月", "在线测验"), ("练习", "在线练习"),
+                                                     ("2026年质量月", "在线测验")]
+        assert rows[1][4] == "李四"  # practice keeps the profile too
+        cells = [c for r in book["测验记录"].iter_rows(min_row=2) for c in r if isinstance(c.value, str)]
+        assert {"'@SUM(1+1)", "'+施工员"} <= {c.value for c in cells}
+        assert all(c.data_type == "s" and not c.value.startswith(("=", "+", "-", "@")) for c in cells)
+        summary = [[c.value for c in r] for r in book["单位汇总"].iter_rows(min_row=2)]
+        assert [(r[0], r[1], r[2], r[6]) for r in summary] == [("2025年质量月", "'@SUM(1+1)", 1, 3),
+                                                               ("2026年质量月", "'@SUM(1+1)", 1, 4)]
+    finally:
+        bot.stop()
+        bot.api.stop()
 
 
 def test_quiz_question_times_out_and_the_next_follows(corpus_settings, embedder, tmp_path: Path) -> None:

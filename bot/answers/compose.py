@@ -14,34 +14,6 @@ SIDE_QUOTE_CHARS = 220
 _SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 
 
-@dataclass(frozen=True)
-class Abstention:
-    """When the best article is too weak to present as an answer.
-
-    relevance = (best cosine − cos_floor) / cos_scale + coverage_weight × coverage, answered when ≥ threshold.
-    Calibrated for the default embedder on the development questions (answerable=false ones), with the
-    threshold between the best-scoring unanswerable and the worst-scoring answerable question.
-    """
-
-    cos_floor: float = 0.88
-    cos_scale: float = 0.05
-    coverage_weight: float = 1.5
-    threshold: float = 0.70
-
-    def relevance(self, result: SearchResult) -> float:
-        return (result.best_cosine - self.cos_floor) / self.cos_scale + self.coverage_weight * result.coverage
-
-    def answered(self, result: SearchResult) -> bool:
-        if not result.hits:
-            return False
-        if result.plan.refs and any(
-            h.label == label and (doc is None or h.doc == doc) for h in result.hits[:3]
-            for doc, label in result.plan.refs
-        ):
-            return True
-        return self.relevance(result) >= self.threshold
-
-
 @dataclass
 class AnswerSection:
     """One cited article in a reply."""
@@ -89,9 +61,8 @@ def split_sentences(text: str) -> list[str]:
 class Composer:
     """Builds an :class:`Answer` from a :class:`SearchResult`."""
 
-    def __init__(self, retriever: Retriever, abstention: Abstention | None = None) -> None:
+    def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
-        self.abstention = abstention or Abstention()
 
     def compose(self, question: str, result: SearchResult, full: bool = False) -> Answer:
         snapshot = self.retriever.snapshot
@@ -100,7 +71,7 @@ class Composer:
              "text": snapshot.article_text(h.doc, h.label)}
             for h in result.hits
         ]
-        answered = self.abstention.answered(result)
+        answered = result.answered(self.retriever.model.threshold)
         if not answered:
             topics = list(dict.fromkeys(h.doc for h in result.hits[:5]))[:3]
             return Answer(question, False, [], citations, self._abstain_text(topics), nearest_topics=topics)

@@ -16,6 +16,7 @@ import time
 import httpx
 
 from bot.answers.compose import Answer, render_plain
+from bot.llm_client import ChatClient, LLMError
 from bot.numerals import NUM_PATTERN, article_label, to_int
 from bot.retrieval.query import DocumentNames
 
@@ -35,13 +36,10 @@ class LLMPhraser:
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 20.0,
                  transport: httpx.BaseTransport | None = None, cooldown: float = 60.0) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.model = model
+        self.client = ChatClient(base_url, model, api_key, timeout, transport)
         self.cooldown = cooldown
         self._down_until = 0.0
         self._lock = threading.Lock()
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                    transport=transport)
 
     @property
     def available(self) -> bool:
@@ -65,26 +63,15 @@ class LLMPhraser:
         allowed = {key for key in articles}
         context = "\n\n".join(f"[{n}]《{doc}》{label}：{text}" for n, ((doc, label), text)
                               in enumerate(articles.items(), start=1))
-        payload = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": f"条文：\n{context}\n\n问题：{answer.question}"},
-            ],
-        }
         try:
-            response = self._client.post("/chat/completions", json=payload)
-            response.raise_for_status()
-            reply = str(response.json()["choices"][0]["message"]["content"]).strip()
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            with self._lock:
-                self._down_until = time.monotonic() + self.cooldown
-            log.warning("LLM unavailable (%s); extractive answers for the next %.0f s", type(exc).__name__,
-                        self.cooldown)
-            return None
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
-            log.warning("LLM unavailable (%s); using the extractive answer", type(exc).__name__)
+            reply = self.client.complete(SYSTEM_PROMPT, f"条文：\n{context}\n\n问题：{answer.question}")
+        except LLMError as exc:
+            if isinstance(exc.__cause__, httpx.TimeoutException | httpx.TransportError):
+                with self._lock:
+                    self._down_until = time.monotonic() + self.cooldown
+                log.warning("LLM unavailable (%s); extractive answers for the next %.0f s", exc, self.cooldown)
+            else:
+                log.warning("LLM unavailable (%s); using the extractive answer", exc)
             return None
         cited = cited_articles(reply, names)
         if not reply or not cited or not cited <= allowed:

@@ -15,9 +15,12 @@ CALLBACK_DATA_BYTES = 64
 @dataclass(frozen=True)
 class Button:
     text: str
-    data: str  # callback data (≤ 64 bytes, Telegram's limit)
+    data: str = ""  # callback data (1–64 bytes, Telegram's limit)
+    url: str = ""  # a link instead (e.g. to the bot's private chat)
 
     def __post_init__(self) -> None:
+        if self.url:
+            return
         if not 1 <= len(self.data.encode("utf-8")) <= CALLBACK_DATA_BYTES:
             raise ValueError(f"callback data must be 1–64 bytes: {self.data!r}")
 
@@ -52,6 +55,14 @@ class PollSpec:
     explanation: str
     open_period: int
     selected: tuple[int, ...] = ()  # multiple choice: options ticked so far
+
+    @property
+    def fits_poll(self) -> bool:
+        """Whether a Telegram quiz poll can carry it (question 300, options 100 characters, 12 options,
+        explanation 200 characters with at most 2 line feeds); if not, it goes out with tick buttons."""
+        return (len(self.question) <= 300 and 2 <= len(self.options) <= 12
+                and all(len(o) <= 100 for o in self.options)
+                and len(self.explanation) <= 200 and self.explanation.count("\n") <= 2)
 
     def toggle_buttons(self) -> list[list[Button]]:
         rows = [[Button(("✅ " if i in self.selected else "⬜ ") + f"{chr(65 + i)}. {o}"[:60],

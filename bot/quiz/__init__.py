@@ -1,1 +1,2 @@
-"""Quality Month quizzes: the question bank, generated questions, attempts, records and reports."""
+"""Quizzes for continuing education: the bank, generated questions, draws, campaigns, profiles, attempts,
+exports, certificates, item analysis and charts — apart from any transport."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import yaml
 TYPES = {"single", "multiple", "truefalse"}
 TRUE_FALSE = ["正确", "错误"]
 QUESTION_LIMIT, OPTION_LIMIT, EXPLANATION_LIMIT = 300, 100, 200
+POSITION_SHARE_LIMIT = 0.40  # a bank whose answers sit more often than this in one position warns
+TRUE_FALSE_SHARE_LIMIT = 0.60  # … or whose true/false answers are more often than this one way
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,38 @@ class Question:
 class BankReport:
     questions: list[Question] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the bank loads, but its answer keys give hints
+
+
+def _share(counter: Counter, total: int) -> tuple[object, float]:
+    key, count = counter.most_common(1)[0]
+    return key, count / total
+
+
+def balance_warnings(questions: list[Question], minimum: int = 5) -> list[str]:
+    """Where the answer keys lean one way: one position holding > 40 % of the single-choice answers, one
+    answer set > 40 % of the multiple-choice ones, or > 60 % of true/false answers the same."""
+    warnings: list[str] = []
+    singles = [q.answer[0] for q in questions if q.type == "single"]
+    if len(singles) >= minimum:
+        position, share = _share(Counter(singles), len(singles))
+        if share > POSITION_SHARE_LIMIT:
+            warnings.append(f"单选题的正确答案有 {share:.0%} 在选项 {chr(65 + int(position))}"
+                            f"（{len(singles)} 题；应分散在各个位置，不超过 {POSITION_SHARE_LIMIT:.0%}）")
+    multiples = [q.answer for q in questions if q.type == "multiple"]
+    if len(multiples) >= minimum:
+        answer, share = _share(Counter(multiples), len(multiples))
+        if share > POSITION_SHARE_LIMIT:
+            letters = "".join(chr(65 + i) for i in answer)  # type: ignore[union-attr]
+            warnings.append(f"多选题的正确答案有 {share:.0%} 是 {letters}（{len(multiples)} 题；"
+                            f"不应超过 {POSITION_SHARE_LIMIT:.0%}）")
+    verdicts = [q.options[q.answer[0]] for q in questions if q.type == "truefalse"]
+    if len(verdicts) >= minimum:
+        verdict, share = _share(Counter(verdicts), len(verdicts))
+        if share > TRUE_FALSE_SHARE_LIMIT:
+            warnings.append(f"判断题有 {share:.0%} 的答案是“{verdict}”（{len(verdicts)} 题；"
+                            f"正确与错误应大致各半，一方不超过 {TRUE_FALSE_SHARE_LIMIT:.0%}）")
+    return warnings
 
 
 def _question(raw: dict, where: str, faults: list[str]) -> Question | None:
@@ -102,7 +137,8 @@ def _question(raw: dict, where: str, faults: list[str]) -> Question | None:
 
 
 def load_bank(paths: list[Path]) -> BankReport:
-    """Load every YAML file (folders are searched); each fault is named with its file and question id."""
+    """Load every YAML file (folders are searched); each fault is named with its file and question id, and
+    answer keys that lean to one position are warned about."""
     report = BankReport()
     files: list[Path] = []
     for path in paths:
@@ -130,4 +166,5 @@ def load_bank(paths: list[Path]) -> BankReport:
                 continue
             seen[question.id] = file.name
             report.questions.append(question)
+    report.warnings = balance_warnings(report.questions)
     return report

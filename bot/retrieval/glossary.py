@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from bot.retrieval.matching import longest_matches
+from bot.yamlio import load_yaml
 
 
 @dataclass
@@ -20,13 +19,14 @@ class Glossary:
     penalty_cues: list[str] = field(default_factory=list)
     definition_cues: list[str] = field(default_factory=list)
     roles: dict[str, list[str]] = field(default_factory=dict)
+    other_laws: list[str] = field(default_factory=list)  # laws people name that the knowledge does not hold
 
     @classmethod
     def load(cls, path: Path | None) -> Glossary:
         """Load the YAML file; a missing file gives an empty glossary."""
         if path is None or not Path(path).exists():
             return cls()
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_yaml(Path(path)) or {}
         regions = data.get("regions") or {}
         return cls(
             terms={str(k): [str(v) for v in vs or []] for k, vs in (data.get("terms") or {}).items()},
@@ -36,6 +36,7 @@ class Glossary:
             penalty_cues=[str(x) for x in data.get("penalty_cues") or []],
             definition_cues=[str(x) for x in data.get("definition_cues") or []],
             roles={str(k): [str(v) for v in vs or []] for k, vs in (data.get("roles") or {}).items()},
+            other_laws=[str(x) for x in data.get("other_laws") or []],
         )
 
     def vocabulary(self) -> set[str]:

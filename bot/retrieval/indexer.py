@@ -16,16 +16,20 @@ import bm25s
 import numpy as np
 
 from bot.ingest import Chunk, Document, IngestError, discover_files, load_document
+from bot.ingest.models import article_texts
 from bot.retrieval.embedders import Embedder
 from bot.retrieval.embedding_cache import EmbeddingCache
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.integrity import IndexDamaged, verify
 from bot.retrieval.links import build_links
-from bot.retrieval.store import current_version, prune_versions, write_version
+from bot.retrieval.phrasing_writer import PhrasingWriter, write_missing
+from bot.retrieval.phrasings import attach, normalise, read_phrasing_files
+from bot.retrieval.store import VersionData, current_version, prune_versions, write_version
 from bot.retrieval.tokenizer import Tokenizer
 
 Progress = Callable[[str], None]
-SCHEMA = 1
+SCHEMA = 2
+_NATIONAL_PREFIX = "中华人民共和国"
 
 
 class IndexBusy(Exception):
@@ -43,6 +47,8 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    phrasings: int = 0  # phrasings indexed (curated and, with an LLM, written for uploaded documents)
+    phrasing_problems: list[str] = field(default_factory=list)  # entries ignored: changed article, bad answer …
     seconds: float = 0.0
 
 
@@ -120,6 +126,19 @@ def _dedupe_titles(documents: list[Document], errors: list[tuple[str, str]]) -> 
     return list(best.values())
 
 
+def title_resolver(titles: list[str]) -> Callable[[str], str | None]:
+    """Maps a document name to an indexed title, with or without the 中华人民共和国 prefix."""
+    known = set(titles)
+
+    def resolve(name: str) -> str | None:
+        for candidate in (name, _NATIONAL_PREFIX + name, name.removeprefix(_NATIONAL_PREFIX)):
+            if candidate in known:
+                return candidate
+        return None
+
+    return resolve
+
+
 def build_index(
     paths: list[Path],
     index_dir: Path,
@@ -127,11 +146,16 @@ def build_index(
     glossary: Glossary,
     progress: Progress = lambda message: None,
     batch_size: int = 16,  # small batches: questions share the encoder and wait for at most one batch
+    phrasings_dir: Path | None = None,
+    ranker: dict | None = None,
+    writer: PhrasingWriter | None = None,
 ) -> BuildReport:
     """Index the documents under ``paths`` into a new version of ``index_dir`` and serve it.
 
     Unchanged files are taken from the served version; chunk vectors come from the embedding cache
     where possible. Nothing the served version uses is touched until the final atomic switch.
+    ``phrasings_dir`` holds how people ask about each article; ``ranker`` is the fitted model the version
+    serves with; ``writer`` (an LLM) writes phrasings for documents that have none.
     """
     started = time.perf_counter()
     with index_lock(index_dir):
@@ -170,16 +194,36 @@ def build_index(
         chunks = [c for doc in documents for c in doc.chunks]
 
         progress(f"分词与 BM25：{len(chunks)} 个条文块")
-        tokenizer = make_tokenizer(glossary, [d.title for d in documents])
+        titles = [d.title for d in documents]
+        tokenizer = make_tokenizer(glossary, titles)
         corpus_tokens = [tokenizer.tokens(search_text(c)) or ["∅"] for c in chunks]
         bm25 = bm25s.BM25()
         if chunks:
             bm25.index(corpus_tokens, show_progress=False)
 
-        vectors, embedded = _embed_chunks(chunks, index_dir, embedder, progress, batch_size)
+        phrasing_files, phrasing_problems = read_phrasing_files(phrasings_dir)
+        articles = article_texts(chunks)
+        attached = attach(phrasing_files, articles, title_resolver(titles))
+        phrasing_problems.extend(attached.problems)
+        phrasings = attached.phrasings
+        if writer is not None:
+            covered = {p.doc for p in phrasings}
+            phrasings += write_missing(writer, articles, covered, index_dir / "phrasings_cache.sqlite", progress)
+
+        vectors, embedded = _embed(
+            [search_text(c) for c in chunks], [c.hash for c in chunks], index_dir, embedder, progress,
+            batch_size, passages=True)
+        phrasing_vectors, _ = _embed(
+            [p.question for p in phrasings], [_text_hash(p.question) for p in phrasings], index_dir, embedder,
+            progress, batch_size * 4, passages=False)
+        lexical = {"bigrams": _bm25([char_bigrams(c.text) for c in chunks])} if chunks else {}
+        if phrasings:
+            lexical["phrasings"] = _bm25([tokenizer.tokens(p.question) for p in phrasings])
+            lexical["phrasing_bigrams"] = _bm25([char_bigrams(p.question) for p in phrasings])
         links = build_links(chunks, tokenizer)
 
         name = datetime.now(UTC).strftime("v%Y%m%d-%H%M%S-%f")
+        ranker = ranker or {}
         manifest = {
             "schema": SCHEMA,
             "version": name,
@@ -187,37 +231,66 @@ def build_index(
             "embedder": {"id": embedder.id, "dim": embedder.dim},
             "parser": parser_digest(),
             "glossary": glossary_digest(glossary),
+            "ranker": {"id": ranker.get("id", ""), "embedder": ranker.get("embedder", "")},
             "sources": [str(p) for p in paths],
             "documents": [d.meta() for d in documents],
             "errors": [{"path": p, "reason": r} for p, r in errors],
             "chunks": len(chunks),
+            "phrasings": len(phrasings),
+            "phrasing_problems": phrasing_problems,
         }
         progress("写入新版本并切换")
-        write_version(index_dir, name, manifest, chunks, vectors, bm25, links)
+        write_version(index_dir, name, VersionData(
+            manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors, lexical, ranker))
         prune_versions(index_dir)
     return BuildReport(
         version=name, documents=len(documents), chunks=len(chunks), embedded=embedded,
         reused_documents=reused, added=added, changed=changed, removed=removed, errors=errors,
-        seconds=time.perf_counter() - started,
+        phrasings=len(phrasings), phrasing_problems=phrasing_problems, seconds=time.perf_counter() - started,
     )
 
 
-def _embed_chunks(
-    chunks: list[Chunk], index_dir: Path, embedder: Embedder, progress: Progress, batch_size: int
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of the text without spaces and punctuation: robust to how jieba segments
+    a word and to a typo in one character."""
+    text = normalise(text).lower()
+    return [text[i:i + 2] for i in range(len(text) - 1)]
+
+
+def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
+    index = bm25s.BM25()
+    index.index([tokens or ["∅"] for tokens in corpus], show_progress=False)
+    return index
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _embed(
+    texts: list[str], hashes: list[str], index_dir: Path, embedder: Embedder, progress: Progress,
+    batch_size: int, passages: bool,
 ) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts`` (articles as passages, phrasings as queries), taken from the cache where possible.
+
+    Returns the matrix and how many texts were embedded afresh.
+    """
     cache = EmbeddingCache(index_dir / "embeddings.sqlite")
+    cache_id = embedder.id if passages else f"{embedder.id}#query"
+    embed = embedder.embed_passages if passages else embedder.embed_queries
+    what = "条文" if passages else "问法"
     try:
-        hashes = [c.hash for c in chunks]
-        known = cache.get_many(embedder.id, hashes)
-        missing = [i for i, h in enumerate(hashes) if h not in known]
+        known = cache.get_many(cache_id, hashes)
+        first = {h: i for i, h in reversed(list(enumerate(hashes)))}  # one embedding per distinct text
+        missing = sorted(i for h, i in first.items() if h not in known)
         for start in range(0, len(missing), batch_size):
             batch = missing[start:start + batch_size]
-            progress(f"向量化 {min(start + batch_size, len(missing))}/{len(missing)}")
-            vectors = embedder.embed_passages([search_text(chunks[i]) for i in batch])
+            progress(f"向量化{what} {min(start + batch_size, len(missing))}/{len(missing)}")
+            vectors = embed([texts[i] for i in batch])
             fresh = {hashes[i]: vectors[j] for j, i in enumerate(batch)}
-            cache.put_many(embedder.id, fresh)  # committed per batch: a killed run keeps its work
+            cache.put_many(cache_id, fresh)  # committed per batch: a killed run keeps its work
             known.update(fresh)
-        matrix = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        matrix = np.zeros((len(texts), embedder.dim), dtype=np.float32)
         for i, digest in enumerate(hashes):
             matrix[i] = known[digest]
         return matrix, len(missing)

@@ -10,6 +10,7 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.matching import longest_matches
 
 _REF = re.compile(rf"(?:《([^》]{{2,80}})》)?\s*第({NUM_PATTERN})条(之[一二三四五六七八九十]+)?")
+_BRACKETED = re.compile(r"《([^《》]{2,60})》")
 _NATIONAL_PREFIX = "中华人民共和国"
 
 
@@ -25,6 +26,7 @@ class QueryPlan:
     definition: bool = False
     roles: list[str] = field(default_factory=list)  # parties the question names (我是监理 -> 工程监理单位)
     region: str | None = None  # "local" or "national"
+    unknown_laws: list[str] = field(default_factory=list)  # laws the question names that are not indexed
 
     @property
     def expanded_text(self) -> str:
@@ -92,7 +94,19 @@ def analyse(text: str, names: DocumentNames, glossary: Glossary) -> QueryPlan:
             before = [t for pos, t in mentions if pos < match.start()]
             title = before[-1] if before else (plan.docs[0] if len(plan.docs) == 1 else None)
         plan.refs.append((title, label))
+    plan.unknown_laws = unknown_laws(text, names, glossary)
     plan.penalty = glossary.has_penalty_cue(text)
     plan.definition = glossary.has_definition_cue(text)
     plan.roles = glossary.roles_in(text)
     return plan
+
+
+def unknown_laws(text: str, names: DocumentNames, glossary: Glossary) -> list[str]:
+    """Laws a question names that the knowledge does not hold: a 《title》 that resolves to no indexed
+    document, or one of the glossary's ``other_laws`` (民法典, 劳动合同法 …) named without brackets."""
+    found = [name for name in _BRACKETED.findall(text) if names.resolve(name) is None]
+    unbracketed = _BRACKETED.sub(" ", text)
+    for law, _ in longest_matches(unbracketed, glossary.other_laws):
+        if names.resolve(law) is None and law not in found:
+            found.append(law)
+    return found

@@ -1,8 +1,11 @@
-"""Hybrid retrieval: BM25 over jieba tokens plus dense vectors, shaped by the query plan."""
+"""Retrieval in two stages: candidate articles with their features, then the fitted model ranks them.
+
+Explicit references (第X条, 《建筑法》第五十四条) stay deterministic: the named article comes first. The same
+model gives the probability that the knowledge answers the question at all (the abstention decision).
+"""
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -10,29 +13,17 @@ import numpy as np
 
 from bot.ingest.models import Chunk
 from bot.retrieval.embedders import Embedder
+from bot.retrieval.features import FEATURES, QUESTION_FEATURES, ArticleTable, Candidates, FeatureBuilder
 from bot.retrieval.glossary import Glossary
-from bot.retrieval.indexer import make_tokenizer, search_text
+from bot.retrieval.indexer import make_tokenizer
+from bot.retrieval.phrasings import Phrasing
 from bot.retrieval.query import DocumentNames, QueryPlan, analyse
-from bot.retrieval.roles import RoleMatcher
+from bot.retrieval.ranker import RankingModel, from_snapshot
 from bot.retrieval.store import IndexSnapshot
 
-_DEFINES = re.compile(r"所称|是指|系指|本(?:法|条例|规定|办法)所指")
-
-
-@dataclass(frozen=True)
-class Weights:
-    """How the signals are combined. Defaults measured on the development questions."""
-
-    bm25: float = 0.4
-    dense: float = 0.6
-    named_doc: float = 0.15  # the question names the document
-    region: float = 0.05  # 广东… / 国家… cue and the document's jurisdiction agree
-    penalty: float = 0.10  # consequence question and a 法律责任/罚则 article
-    definition: float = 0.20  # "what is / what counts as" question and a defining article
-    link: float = 1.0  # share of a linked article's score that a penalty (or duty) article inherits
-    reference: float = 10.0  # an explicit 第X条 reference
-    role: float = 0.05  # the question names a party and the article places a duty on it
-    secondary: float = 0.15  # training notes rank below the official texts they paraphrase
+_LCS, _COVERAGE = FEATURES.index("lcs"), FEATURES.index("coverage")
+# A phrasing counts as matched (its answering sentence leads the reply) from this cosine up.
+PHRASING_MATCH = 0.92
 
 
 @dataclass
@@ -42,6 +33,8 @@ class Hit:
     chunk: Chunk
     score: float
     positions: list[int] = field(default_factory=list)
+    phrasing: Phrasing | None = None  # the phrasing of this article closest to the question
+    phrasing_cosine: float = 0.0
 
     @property
     def doc(self) -> str:
@@ -51,23 +44,36 @@ class Hit:
     def label(self) -> str:
         return self.chunk.label
 
+    @property
+    def matched_phrasing(self) -> Phrasing | None:
+        """The phrasing when it is close enough to the question to say the same thing."""
+        return self.phrasing if self.phrasing_cosine >= PHRASING_MATCH else None
+
 
 @dataclass
 class SearchResult:
-    """Ranked articles and the raw signals the abstention decision needs."""
+    """Ranked articles and how likely it is that they answer the question."""
 
     plan: QueryPlan
     hits: list[Hit]
-    best_cosine: float = 0.0  # raw cosine of the best chunk by the dense model
-    coverage: float = 0.0  # share of the question's words (expanded) found in the best article
+    confidence: float = 0.0  # calibrated probability that the knowledge answers the question
+    referenced: bool = False  # the question named an article that was found
+
+    def answered(self, threshold: float) -> bool:
+        """Whether to present the best article as the answer."""
+        if not self.hits:
+            return False
+        if self.referenced:
+            return True
+        if self.plan.unknown_laws and not self.plan.docs:
+            return False
+        return self.confidence >= threshold
 
 
 class Retriever:
     """Answers ``search(question)`` from one index snapshot."""
 
-    def __init__(
-        self, snapshot: IndexSnapshot, embedder: Embedder, glossary: Glossary, weights: Weights | None = None
-    ) -> None:
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, glossary: Glossary) -> None:
         if snapshot.manifest["embedder"]["id"] != embedder.id:
             raise ValueError(
                 f"index was built with {snapshot.manifest['embedder']['id']}, not {embedder.id}; re-index"
@@ -75,30 +81,14 @@ class Retriever:
         self.snapshot = snapshot
         self.embedder = embedder
         self.glossary = glossary
-        self.weights = weights or Weights()
         titles = [d["title"] for d in snapshot.documents]
         self.names = DocumentNames(titles, glossary)
         self.tokenizer = make_tokenizer(glossary, titles)
-        chunks = snapshot.chunks
-        self._penalty = np.array([c.penalty for c in chunks], dtype=bool)
-        matcher = RoleMatcher(glossary.roles)
-        obliged = [{r for o in matcher.obligations(c.text) for r in o.roles} for c in chunks]
-        self._obliges = {role: np.array([role in roles for roles in obliged]) for role in glossary.roles}
+        self.model: RankingModel = from_snapshot(snapshot.ranker)
+        self.table = ArticleTable(snapshot, self.tokenizer, glossary)
+        self.features = FeatureBuilder(self.table, phrasing_offset=self.model.phrasing_offset)
         # Several questions may wait for the encoder at once (it serves them one by one, before index work).
         self._encoder = ThreadPoolExecutor(max_workers=4, thread_name_prefix="encoder")
-        self._secondary = np.array([c.kind == "training" for c in chunks], dtype=bool)
-        self._defines = np.array([bool(_DEFINES.search(c.text)) for c in chunks], dtype=bool)
-        self._local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in chunks])
-        self._doc_ids = {t: i for i, t in enumerate(titles)}
-        self._chunk_doc = np.array([self._doc_ids.get(c.doc, -1) for c in chunks])
-        self._links = [
-            [snapshot.position[j] for j in snapshot.links.get(c.id, []) if j in snapshot.position]
-            for c in chunks
-        ]
-        self._matrix = (
-            snapshot.vectors.reconstruct_n(0, snapshot.vectors.ntotal)
-            if snapshot.vectors.ntotal else np.zeros((0, embedder.dim), dtype=np.float32)
-        )
 
     def plan(self, question: str) -> QueryPlan:
         return analyse(question, self.names, self.glossary)
@@ -107,87 +97,73 @@ class Retriever:
         """The ``k`` best articles for ``question``, best first."""
         return self.retrieve(question, k).hits
 
-    def retrieve(self, question: str, k: int = 10) -> SearchResult:
-        """Ranked articles with the signals of how well the best one matches."""
+    def candidates(self, question: str) -> tuple[QueryPlan, Candidates, list[int]]:
+        """The plan, the candidate articles with features, and the articles the question names by number."""
         plan = self.plan(question)
-        if not self.snapshot.chunks:
-            return SearchResult(plan, [])
+        # The encoder sees the question alone (glossary terms go to BM25). It runs in a worker thread (the C
+        # engine releases the GIL) while the question is tokenised and BM25 is computed here.
+        future = self._encoder.submit(self.embedder.embed_queries, [plan.text])
         tokens = self.tokenizer.tokens(plan.expanded_text)
-        scores, cosine = self._scores(plan, tokens)
-        hits = self._rank(scores, k)
-        best = set(self.tokenizer.tokens(" ".join(search_text(self.snapshot.chunks[i]) for i in hits[0].positions)))
-        wanted = set(tokens)
-        return SearchResult(
-            plan=plan,
-            hits=hits,
-            best_cosine=float(cosine.max()),
-            coverage=len(wanted & best) / len(wanted) if wanted else 0.0,
-        )
+        referenced = self._referenced(plan)
+        vector = future.result()[0]
+        return plan, self.features.build(plan, tokens, vector, referenced), referenced
+
+    def retrieve(self, question: str, k: int = 10) -> SearchResult:
+        """Ranked articles with the probability that they answer the question."""
+        if not self.snapshot.chunks:
+            return SearchResult(self.plan(question), [])
+        plan, candidates, referenced = self.candidates(question)
+        scores = self.model.rank_scores(candidates.features)
+        order = list(np.argsort(-scores, kind="stable"))
+        if referenced:
+            named = set(referenced)
+            order = [i for i in order if candidates.articles[i] in named] + \
+                    [i for i in order if candidates.articles[i] not in named]
+        signals = question_signals(candidates, scores, order)
+        confidence = self.model.answer_probability(signals)
+        hits = [self._hit(candidates, i, float(scores[i])) for i in order[:k]]
+        return SearchResult(plan, hits, confidence, referenced=bool(referenced))
+
+    def _referenced(self, plan: QueryPlan) -> list[int]:
+        """Articles an explicit reference names (of every document when none is named)."""
+        out = []
+        for title, label in plan.refs:
+            for a, (doc, art) in enumerate(self.table.keys):
+                if art == label and (title is None or doc == title):
+                    out.append(a)
+        return out
+
+    def _hit(self, candidates: Candidates, i: int, score: float) -> Hit:
+        a = int(candidates.articles[i])
+        positions = [int(p) for p in self.table.chunks_of[a]]
+        hit = Hit(self.snapshot.chunks[positions[0]], score, positions)
+        rows = self.table.phrasings_of[a]
+        if rows:
+            sims = self.table.phrasing_matrix[rows] @ candidates.vector
+            best = int(np.argmax(sims))
+            hit.phrasing, hit.phrasing_cosine = self.snapshot.phrasings[rows[best]], float(sims[best])
+        return hit
 
     def linked_positions(self, positions: list[int]) -> list[int]:
         """Chunks linked (duty <-> penalty) to any of ``positions``, in link order."""
+        chunks = self.snapshot.chunks
         out: list[int] = []
         for p in positions:
-            out.extend(j for j in self._links[p] if j not in out)
+            for other in self.snapshot.links.get(chunks[p].id, []):
+                j = self.snapshot.position.get(other)
+                if j is not None and j not in out:
+                    out.append(j)
         return out
 
-    def _rank(self, scores: np.ndarray, k: int) -> list[Hit]:
-        chunks = self.snapshot.chunks
-        # Parts of one article share its label: take enough candidates to fill k distinct articles.
-        depth = min(len(scores), 4 * k + 20)
-        candidates = np.argpartition(-scores, depth - 1)[:depth]
-        hits: dict[tuple[str, str], Hit] = {}
-        for i in candidates[np.argsort(-scores[candidates])]:
-            chunk = chunks[int(i)]
-            key = (chunk.doc, chunk.label)
-            if key not in hits:
-                positions = sorted(self.snapshot.by_article[key], key=lambda p: -scores[p])
-                hits[key] = Hit(chunk=chunk, score=float(scores[i]), positions=positions)
-                if len(hits) == k:
-                    break
-        return list(hits.values())
 
-    def _scores(self, plan: QueryPlan, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Combined score of every chunk for a planned query, and the raw dense cosines."""
-        w = self.weights
-        # The encoder sees the question alone: glossary terms go to BM25 only (adding them to the encoder's
-        # text made each query ~10 ms slower for no gain on the dev set). It runs in a worker thread (the C
-        # engine releases the GIL) while BM25 is computed here.
-        future = self._encoder.submit(self.embedder.embed_queries, [plan.text])
-        known = [t for t in tokens if t in self.snapshot.bm25.vocab_dict]
-        bm25 = self.snapshot.bm25.get_scores(known) if known else np.zeros(len(self.snapshot.chunks))
-        bm25 = np.asarray(bm25, dtype=np.float32)
-        if bm25.max() > 0:
-            bm25 = bm25 / bm25.max()
-        query_vector = future.result()[0]
-        cosine = self._matrix @ query_vector
-        spread = cosine.max() - cosine.min()
-        dense = (cosine - cosine.min()) / spread if spread > 0 else np.zeros_like(cosine)
-        scores = w.bm25 * bm25 + w.dense * dense - w.secondary * self._secondary
-
-        for title in plan.docs:
-            doc_id = self._doc_ids.get(title)
-            if doc_id is not None:
-                scores = scores + w.named_doc * (self._chunk_doc == doc_id)
-        if plan.region == "local":
-            scores = scores + w.region * self._local
-        elif plan.region == "national":
-            scores = scores + w.region * ~self._local
-        for role in plan.roles:
-            if role in self._obliges:
-                scores = scores + w.role * self._obliges[role]
-        if plan.definition:
-            scores = scores + w.definition * self._defines
-        if plan.penalty:
-            scores = scores + w.penalty * self._penalty
-            inherited = scores.copy()
-            for i in np.argsort(-scores)[:30]:
-                if not self._penalty[i]:
-                    for j in self._links[i]:
-                        inherited[j] = max(inherited[j], w.link * scores[i] + w.penalty)
-            scores = inherited
-        for title, label in plan.refs:
-            for (doc, art), positions in self.snapshot.by_article.items():
-                if art == label and (title is None or doc == title):
-                    scores[positions] += w.reference
-        return scores, cosine
+def question_signals(candidates: Candidates, scores: np.ndarray, order: list[int]) -> np.ndarray:
+    """The question-level feature row (QUESTION_FEATURES) once the candidates are scored."""
+    signals = candidates.question.copy()
+    if order:
+        top = order[0]
+        signals[QUESTION_FEATURES.index("top_score")] = scores[top]
+        second = scores[order[1]] if len(order) > 1 else scores[top] - 5.0
+        signals[QUESTION_FEATURES.index("margin")] = scores[top] - second
+        signals[QUESTION_FEATURES.index("lcs_top")] = candidates.features[top, _LCS]
+        signals[QUESTION_FEATURES.index("coverage_top")] = candidates.features[top, _COVERAGE]
+    return signals

@@ -3,8 +3,10 @@
 Layout of the index directory::
 
     CURRENT                 name of the version being served (replaced atomically)
-    versions/<name>/        manifest.json, chunks.jsonl, vectors.faiss, links.json, bm25/
-    embeddings.sqlite       the embedding cache
+    versions/<name>/        manifest.json, chunks.jsonl, vectors.faiss, links.json, bm25/ (words of articles),
+                            phrasings.jsonl, phrasing_vectors.faiss, lexical/<field>/ (further BM25 fields:
+                            phrasings, article and phrasing character bigrams), ranker.json
+    embeddings.sqlite       the embedding cache (articles as passages, phrasings as queries)
 
 Every file of a version is checksummed in its manifest and made durable before CURRENT moves; loading
 verifies them and falls back to the newest good version (:mod:`bot.retrieval.integrity`).
@@ -37,9 +39,10 @@ from bot.retrieval.integrity import (
     switch_current,
     verify,
 )
+from bot.retrieval.phrasings import Phrasing
 
 log = logging.getLogger(__name__)
-__all__ = ["CURRENT", "VERSIONS", "IndexDamaged", "IndexMissing", "IndexSnapshot", "current_version",
+__all__ = ["CURRENT", "VERSIONS", "IndexDamaged", "IndexMissing", "IndexSnapshot", "VersionData", "current_version",
            "load_snapshot", "prune_versions", "write_version"]
 
 
@@ -58,6 +61,10 @@ class IndexSnapshot:
     vectors: faiss.Index
     bm25: bm25s.BM25
     links: dict[str, list[str]] = field(default_factory=dict)
+    phrasings: list[Phrasing] = field(default_factory=list)
+    phrasing_vectors: faiss.Index | None = None
+    lexical: dict[str, bm25s.BM25] = field(default_factory=dict)  # further BM25 fields by name
+    ranker: dict = field(default_factory=dict)  # the fitted ranking and abstention model it serves with
 
     def __post_init__(self) -> None:
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
@@ -74,10 +81,29 @@ class IndexSnapshot:
         return join_parts([self.chunks[i].text for i in self.by_article.get((doc, label), [])])
 
 
-def write_version(
-    index_dir: Path, name: str, manifest: dict, chunks: list[Chunk], vectors: np.ndarray,
-    bm25: bm25s.BM25, links: dict[str, list[str]],
-) -> Path:
+@dataclass
+class VersionData:
+    """Everything one index version holds, ready to be written."""
+
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    bm25: bm25s.BM25
+    links: dict[str, list[str]]
+    phrasings: list[Phrasing] = field(default_factory=list)
+    phrasing_vectors: np.ndarray | None = None
+    lexical: dict[str, bm25s.BM25] = field(default_factory=dict)
+    ranker: dict = field(default_factory=dict)
+
+
+def _write_faiss(path: Path, vectors: np.ndarray | None, dim: int) -> None:
+    index = faiss.IndexFlatIP(dim)
+    if vectors is not None and len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(path))
+
+
+def write_version(index_dir: Path, name: str, data: VersionData) -> Path:
     """Write a complete version next to the others, then switch CURRENT to it atomically."""
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
@@ -85,17 +111,22 @@ def write_version(
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    dim = int(data.manifest["embedder"]["dim"])
     with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
-        for chunk in chunks:
+        for chunk in data.chunks:
             fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-    index = faiss.IndexFlatIP(int(manifest["embedder"]["dim"]))
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(staging / "vectors.faiss"))
-    bm25.save(str(staging / "bm25"), show_progress=False)
-    (staging / "links.json").write_text(json.dumps(links, ensure_ascii=False), encoding="utf-8")
+    _write_faiss(staging / "vectors.faiss", data.vectors, dim)
+    data.bm25.save(str(staging / "bm25"), show_progress=False)
+    (staging / "links.json").write_text(json.dumps(data.links, ensure_ascii=False), encoding="utf-8")
+    with open(staging / "phrasings.jsonl", "w", encoding="utf-8") as fh:
+        for phrasing in data.phrasings:
+            fh.write(json.dumps(phrasing.to_dict(), ensure_ascii=False) + "\n")
+    _write_faiss(staging / "phrasing_vectors.faiss", data.phrasing_vectors, dim)
+    for field_name, lexical in data.lexical.items():
+        lexical.save(str(staging / "lexical" / field_name), show_progress=False)
+    (staging / "ranker.json").write_text(json.dumps(data.ranker, ensure_ascii=False), encoding="utf-8")
     # The manifest goes last, with the checksum of every file; all of it durable before the switch.
-    seal(staging, manifest)
+    seal(staging, data.manifest)
     final = versions / name
     os.replace(staging, final)
     fsync_dir(versions)
@@ -154,13 +185,28 @@ def _load(path: Path) -> IndexSnapshot:
         raise IndexDamaged(f"{path.name}: the version directory is missing")
     manifest = verify(path)
     try:
-        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
-            chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
-        vectors = faiss.read_index(str(path / "vectors.faiss"))
-        bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if chunks else bm25s.BM25()
-        links = json.loads((path / "links.json").read_text(encoding="utf-8"))
+        return _read(path, manifest)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexDamaged(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _read(path: Path, manifest: dict) -> IndexSnapshot:
+    with open(path / "chunks.jsonl", encoding="utf-8") as fh:
+        chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
+    vectors = faiss.read_index(str(path / "vectors.faiss"))
     if vectors.ntotal != len(chunks):
-        raise IndexDamaged(f"{path.name}: {vectors.ntotal} vectors for {len(chunks)} chunks")
-    return IndexSnapshot(path.name, path, manifest, chunks, vectors, bm25, links)
+        raise ValueError(f"{vectors.ntotal} vectors for {len(chunks)} chunks")
+    bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if chunks else bm25s.BM25()
+    links = json.loads((path / "links.json").read_text(encoding="utf-8"))
+    phrasings: list[Phrasing] = []
+    with open(path / "phrasings.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                item = json.loads(line)
+                phrasings.append(Phrasing(item["doc"], item["label"], item["q"], item["answer"], item["voice"]))
+    phrasing_vectors = faiss.read_index(str(path / "phrasing_vectors.faiss"))
+    lexical = {field.name: bm25s.BM25.load(str(field), show_progress=False)
+               for field in sorted((path / "lexical").iterdir())} if (path / "lexical").is_dir() else {}
+    ranker = json.loads((path / "ranker.json").read_text(encoding="utf-8"))
+    return IndexSnapshot(path.name, path, manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors,
+                         lexical, ranker)
