@@ -27,7 +27,8 @@ def _knowledge(settings: Settings, build_if_missing: bool = True):
     kb = KnowledgeBase(settings)
     if build_if_missing:
         if not kb.has_index():
-            print("尚未建立索引，正在根据知识库目录建立……", file=sys.stderr)
+            folders = "、".join(str(p) for p in settings.knowledge_dirs)
+            print(f"尚未建立索引，正在根据知识库目录（{folders}）建立，首次约需两三分钟……", file=sys.stderr)
         report = kb.ensure_index(_progress)  # also rebuilds when no intact version is left
         if report:
             _print_report(report)
@@ -67,65 +68,89 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.documents else 1
 
 
-def _answer_json(kb, question: str, full: bool) -> dict:
-    answer = kb.answer(question, full=full)
+def _answer_json(kb, question: str, full: bool, context=None) -> dict:
+    answer = kb.answer(question, full=full, context=context)
     return {
         "question": question,
         "answered": answer.answered,
         "answer": answer.text,
         "citations": answer.citations,
         "mode": answer.mode,
+        "context": answer.context,
+        "_turn": answer.turn,
     }
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """One question from the arguments, else one per stdin line. A line may be a JSON object
+    ``{"chat": "ID", "question": "…"}``: lines with the same chat id are one conversation, in order."""
     kb = _knowledge(settings)
-    questions = [" ".join(args.question)] if args.question else None
-    if questions is None:
-        for line in sys.stdin:
-            question = line.strip()
-            if not question:
-                continue
-            _emit(kb, question, args)
+    if args.question:
+        _emit(kb, " ".join(args.question), args)
         return 0
-    _emit(kb, questions[0], args)
+    turns: dict[str, object] = {}
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        chat = None
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+                chat, line = str(item.get("chat", "")) or None, str(item.get("question", "")).strip()
+            except (ValueError, AttributeError):
+                pass
+        if not line:
+            continue
+        result = _emit(kb, line, args, turns.get(chat) if chat else None)
+        if chat and result["_turn"] is not None:
+            turns[chat] = result["_turn"]
     return 0
 
 
-def _emit(kb, question: str, args: argparse.Namespace) -> None:
-    result = _answer_json(kb, question, args.full)
+def _emit(kb, question: str, args: argparse.Namespace, context=None) -> dict:
+    result = _answer_json(kb, question, args.full, context)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False), flush=True)
-        return
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, ensure_ascii=False),
+              flush=True)
+        return result
     print(result["answer"])
-    if args.full or not result["answered"]:
-        return
-    print("\n相关条文：" + "；".join(f"《{c['doc']}》{c['loc']}" for c in result["citations"][1:6]), flush=True)
+    if not args.full and result["answered"]:
+        print("\n相关条文：" + "；".join(f"《{c['doc']}》{c['loc']}" for c in result["citations"][1:6]), flush=True)
+    return result
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import benchmark_files, evaluate, load_questions
+    from bot.evaluation import evaluate, evaluate_conversations, load_questions
 
     kb = _knowledge(settings)
     files = [Path(p) for p in args.files]
     if not files:
-        files = benchmark_files(Path("tests/benchmark"))
+        files = sorted(Path("tests/benchmark").glob("*.jsonl"))
         shared = Path("../shared/eval")
         files += sorted(shared.glob("dev_*.jsonl")) if shared.is_dir() else []
     groups: dict[str, list[dict]] = {}
+    conversations: dict[str, list[dict]] = {}
     for path in files:
         for q in load_questions([path]):
             name = q.get("split") or (path.parent.name if path.parent.name != "benchmark" else path.stem)
-            groups.setdefault(name, []).append(q)
+            (conversations if "turns" in q else groups).setdefault(name, []).append(q)
     kb.answer("预热")  # load models before timing
+    order = {"train": 0, "test": 1}
     summary = []
-    for name, questions in sorted(groups.items(), key=lambda item: ("train", "test").index(item[0])
-                                  if item[0] in ("train", "test") else 2):
+    for name, questions in sorted(groups.items(), key=lambda item: order.get(item[0], 2)):
         report = evaluate(questions, lambda q: _answer_json(kb, q, False))
         print(f"== {name} ==")
-        print("\n".join(report.lines if args.verbose_misses else report.lines[:report.lines.index("per type:")]
-                        + [line for line in report.lines if line.startswith("  ") and " n=" in line]))
+        shown = report.lines if args.verbose_misses else [
+            line for line in report.lines if not line.startswith("  rank=") and line != "not ranked first:"]
+        print("\n".join(shown))
         summary.append((name, report.metrics))
+    for name, convs in sorted(conversations.items(), key=lambda item: order.get(item[0], 2)):
+        report = evaluate_conversations(convs, lambda q, c: _answer_json(kb, q, False, c))
+        print(f"== conversations: {name} ==")
+        shown = report.lines if args.verbose_misses else [
+            line for line in report.lines if not line.startswith("  c-") and line != "not first:"]
+        print("\n".join(shown))
     if len(summary) > 1:
         print("== side by side ==")
         print(f"{'set':<8}{'n':>5}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'facts':>7}{'answer':>8}{'decline':>9}")
@@ -319,7 +344,9 @@ def _quiz_campaign(args: argparse.Namespace, settings: Settings, service) -> int
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal import run_chat
 
-    run_chat(_dialogue(settings))
+    dialogue = _dialogue(settings)
+    print(dialogue.kb.holdings())
+    run_chat(dialogue)
     return 0
 
 

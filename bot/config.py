@@ -14,7 +14,7 @@ from pathlib import Path
 _FIELDS: list[tuple[str, str, str, str]] = [
     ("index_dir", "BOT_INDEX_DIR", "index", "path"),
     ("db_path", "BOT_DB_PATH", "data/zhiliangtong.db", "path"),
-    ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge", "paths"),
+    ("knowledge_dirs", "BOT_KNOWLEDGE_DIRS", "knowledge:../shared/corpus", "paths"),
     ("glossary_path", "BOT_GLOSSARY", "knowledge/glossary.yaml", "path"),
     ("phrasings_dir", "BOT_PHRASINGS", "knowledge/phrasings", "path"),
     ("models_dir", "BOT_MODELS_DIR", "knowledge/models", "path"),
@@ -62,7 +62,9 @@ class Settings:
 
     index_dir: Path = Path("index")
     db_path: Path = Path("data/zhiliangtong.db")
-    knowledge_dirs: tuple[Path, ...] = (Path("knowledge"),)
+    # The shipped knowledge, and the reference corpus when it lies beside the checkout (left out by default
+    # when it does not exist).
+    knowledge_dirs: tuple[Path, ...] = (Path("knowledge"), Path("../shared/corpus"))
     glossary_path: Path = Path("knowledge/glossary.yaml")
     phrasings_dir: Path = Path("knowledge/phrasings")  # how people ask about each article
     models_dir: Path = Path("knowledge/models")  # fitted ranking/abstention models, one file per embedder
@@ -136,6 +138,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         else:
             raw = default
         values[attr] = _convert(raw, kind)
+        if attr == "knowledge_dirs" and raw is default:  # optional folders of the default only if present
+            values[attr] = tuple(p for n, p in enumerate(values[attr]) if n == 0 or p.exists())
     return Settings(**values)  # type: ignore[arg-type]
 
 

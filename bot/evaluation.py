@@ -113,3 +113,33 @@ def evaluate(questions: list[dict], ask: Callable[[str], dict]) -> Report:
         lines.append("not ranked first:")
         lines.extend(misses)
     return Report(lines, metrics)
+
+
+def evaluate_conversations(conversations: list[dict], ask: Callable[[str, object], dict]) -> Report:
+    """Two-turn conversations: ``ask(question, context)`` returns an ask --json object with ``_turn``, the
+    context for the next question. Scores the second turn: right article first and key facts, separately
+    for follow-ups (which lean on the first turn) and topic switches (which must not be bent by it)."""
+    stats: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    misses = []
+    for conv in conversations:
+        first, second = conv["turns"][0], conv["turns"][1]
+        context = ask(first["question"], None).get("_turn")
+        result = ask(second["question"], context)
+        rank = first_gold_rank(result["citations"], second["gold"]) if result["answered"] else None
+        facts = second.get("key_facts") or []
+        share = sum(f in result["answer"] for f in facts) / len(facts) if facts else 1.0
+        kind = "switch" if conv.get("kind") == "switch" else "follow_up"
+        stats[kind].append((rank == 1, share))
+        stats[f"  {conv.get('follow', kind)}"].append((rank == 1, share))
+        if rank != 1:
+            top = result["citations"][0] if result["citations"] else {"doc": "-", "loc": "-"}
+            misses.append(f"  {conv['id']} {first['question'][:20]} / {second['question'][:20]} -> "
+                          f"{top['doc'][:12]} {top['loc']}")
+    lines = []
+    metrics: dict[str, float] = {}
+    for kind, values in stats.items():
+        first_ok = sum(ok for ok, _ in values) / len(values)
+        facts = sum(share for _, share in values) / len(values)
+        lines.append(f"{kind:<14} n={len(values):<3} right article first {first_ok:.3f}  key facts {facts:.3f}")
+        metrics[f"{kind.strip()}_first"], metrics[f"{kind.strip()}_facts"] = first_ok, facts
+    return Report(lines + (["not first:"] + misses if misses else []), metrics)

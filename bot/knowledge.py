@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.answers import Answer, Composer
 from bot.answers.duties import DutyList, extract_duties
+from bot.answers.followup import Turn, read_follow_up
 from bot.answers.llm import LLMPhraser
 from bot.config import Settings
 from bot.llm_client import ChatClient
@@ -16,7 +17,7 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.indexer import BuildReport, Progress, build_index
 from bot.retrieval.phrasing_writer import LLMPhrasingWriter
 from bot.retrieval.ranker import load_model_data
-from bot.retrieval.search import Retriever
+from bot.retrieval.search import Retriever, SearchResult
 from bot.retrieval.store import IndexMissing, current_version, load_snapshot
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,32 @@ class KnowledgeBase:
         finally:
             self._lock.release()
 
-    def answer(self, question: str, full: bool = False, phrase: bool = True) -> Answer:
-        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured,
-        unless ``phrase`` is False: see :meth:`summary`)."""
+    def answer(self, question: str, full: bool = False, context: Turn | None = None,
+               phrase: bool = True) -> Answer:
+        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured, unless
+        ``phrase`` is False: see :meth:`summary`).
+
+        ``context``: the conversation's previous question and articles; an elliptical follow-up (不通知会怎么罚？
+        那广东呢？ 是第几条？) is read together with it. The answer's ``turn`` is the context for the next one.
+        """
         retriever = self.retriever()
-        result = retriever.retrieve(question, k=10)
-        answer = Composer(retriever).compose(question, result, full=full)
-        if self._llm is None or full or not phrase or not answer.answered:
+        kind = result = None
+        if context is not None and not context.expired():
+            reading = read_follow_up(retriever, question, context)
+            if reading is not None:
+                kind, result = reading
+        composer = Composer(retriever)
+        if result is None:
+            result = retriever.retrieve(question, k=10)
+        focus = question if kind is None else f"{context.question} {question}"
+        answer = composer.compose(question, result, full=full or kind == "article", focus=focus)
+        if kind is not None and answer.answered:
+            answer.context = f"接上一问：{context.topic}"
+            answer.text = f"（{answer.context}）\n{answer.text}"
+        if answer.answered:
+            asked = question if kind is None else f"{context.question} {question}"
+            answer.turn = Turn(asked, [(s.doc, s.label) for s in answer.sections], answer.sections[0].quote)
+        if self._llm is None or full or not phrase or not answer.answered or kind == "article":
             return answer
         return self._llm.phrase(answer, retriever.names, _llm_articles(answer))
 
@@ -104,6 +124,15 @@ class KnowledgeBase:
             return None
         return self._llm.summarise(answer, self.retriever().names, _llm_articles(answer))
 
+    def article(self, doc: str, label: str) -> Answer | None:
+        """One article in full, as an answer (the 📖 原文 button); None when it is no longer indexed."""
+        retriever = self.retriever()
+        hit = retriever.hit(doc, label)
+        if hit is None:
+            return None
+        result = SearchResult(retriever.plan(label), [hit], 1.0, referenced=True)
+        return Composer(retriever).compose(f"{doc}{label}", result, full=True)
+
     def duties(self, role_text: str) -> DutyList | None:
         """Obligations on a role (甲方, 监理, 施工单位 …); None when the role is not known."""
         role = self.glossary.resolve_role(role_text)
@@ -117,11 +146,15 @@ class KnowledgeBase:
         return self._duties[key]
 
     def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
-        """Build the index from the configured knowledge when none exists yet, or none is left intact."""
+        """Build the index when none exists yet, when no intact version is left, or when the knowledge it is
+        built from (the configured folders and the upload folder) changed since it was built (the reference
+        corpus put beside the checkout, say); otherwise start on the index as it is."""
         if self.has_index():
             try:
-                self.retriever()
-                return None
+                built_from = {str(p) for p in self.retriever().snapshot.manifest.get("sources", [])}
+                if built_from == {str(p) for p in self.sources()}:
+                    return None
+                log.info("knowledge folders changed; re-indexing")
             except (IndexMissing, ValueError) as exc:
                 log.warning("index unusable (%s); rebuilding", exc)
                 progress("索引损坏或不完整，正在重建")
@@ -145,6 +178,20 @@ class KnowledgeBase:
             self._retriever = Retriever(snapshot, self.embedder, glossary)
             self._duties = {}
         log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
+
+    def holdings(self) -> str:
+        """One paragraph on what the knowledge holds, for the start of a chat."""
+        docs = self.retriever().snapshot.documents
+        official = [d for d in docs if d.get("kind") != "training"]
+        training = len(docs) - len(official)
+        text = f"已收录 {len(official)} 份法规和文件" + (f"、{training} 份培训资料" if training else "") + "。"
+        if len(official) < 3:
+            text += ("目前只有项目自带的资料；要回答法规问题，请把法规文件（.md/.txt/.docx/.pdf）放进 knowledge/ "
+                     "或用 BOT_KNOWLEDGE_DIRS 指定目录（如 knowledge:../shared/corpus），再运行 python -m bot index。")
+        else:
+            names = "、".join(f"《{d['title']}》" for d in official[:6])
+            text += f"如：{names}" + ("等。" if len(official) > 6 else "。")
+        return text
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
         """Index :meth:`sources` into a new version and serve it."""

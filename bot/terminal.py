@@ -19,7 +19,7 @@ def _render(reply: Reply | None) -> str:
         return ""
     text = reply.plain()
     options = [b.text for row in reply.buttons for b in row
-               if b.data.split(":", 1)[0] in {"unit", "pos", "pf", "quiz"}]
+               if b.data.split(":", 1)[0] in {"unit", "pos", "pf", "quiz", "duty"}]
     if options:
         text += "\n可选：" + "、".join(options) + "（直接输入选项）"
     for attachment in reply.attachments:

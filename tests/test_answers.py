@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.answers.compose import MAX_ANSWER_CHARS
 from bot.evaluation import evaluate, load_questions
 from tests.conftest import EVAL
 
 
 def test_duty_answer_quotes_the_article_and_adds_its_penalty(corpus_kb) -> None:
-    answer = corpus_kb.answer("商砼进场以后总包还用自己再检验一遍吗？检验完要留什么记录？")
+    answer = corpus_kb.answer("施工单位对进场的商品混凝土要自己检验吗，检验要留什么记录？")
     assert answer.answered and len(answer.text) <= MAX_ANSWER_CHARS
     main = answer.sections[0]
     assert (main.doc, main.label) == ("建设工程质量管理条例", "第二十九条")
@@ -18,7 +20,43 @@ def test_duty_answer_quotes_the_article_and_adds_its_penalty(corpus_kb) -> None:
         for piece in section.quote.split("……"):
             assert piece.rstrip("…") in article
     assert "penalty" in [s.role for s in answer.sections]
-    assert "【依据】《建设工程质量管理条例》第二十九条" in answer.text
+    # The answering sentence first, then its citation; nothing printed twice.
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("“") and "书面记录" in lines[0]
+    assert lines[1] == "——《建设工程质量管理条例》第二十九条（第四章 施工单位的质量责任和义务）"
+    sentences = [p for p in re.split(r"[。；“”\n]", answer.text) if len(p) > 8]
+    assert len(sentences) == len(set(sentences))
+    # Marked: the statutory terms that matched, not every word.
+    assert "商品混凝土" in main.terms and not {"单位", "施工", "工程", "检验"} & set(main.terms)
+
+
+def test_period_question_leads_with_the_figure(corpus_kb) -> None:
+    answer = corpus_kb.answer("房子的屋面防水按国家规定最少保修几年？")
+    main = answer.sections[0]
+    assert (main.doc, main.label) == ("建设工程质量管理条例", "第四十条")
+    lead = answer.text.split("——", 1)[0]
+    assert answer.text.startswith("“") and "为5年" in lead and "5年" in main.terms
+
+
+def test_follow_ups_are_read_with_the_previous_question(corpus_kb) -> None:
+    first = corpus_kb.answer("塔机安装验收合格以后还要去哪里办登记，有期限吗")
+    assert (first.sections[0].doc, first.sections[0].label) == ("建设工程安全生产管理条例", "第三十五条")
+    consequence = corpus_kb.answer("一直没去办呢，会怎么处罚", context=first.turn)
+    assert consequence.context.startswith("接上一问") and consequence.text.startswith("（接上一问")
+    main = consequence.sections[0]
+    assert main.doc == "建设工程安全生产管理条例" and corpus_kb.retriever().hit(main.doc, main.label).chunk.penalty
+    which = corpus_kb.answer("这是哪一条？", context=first.turn)
+    assert (which.sections[0].doc, which.sections[0].label) == ("建设工程安全生产管理条例", "第三十五条")
+    # A question that stands on its own is not bent by the one before it.
+    other = corpus_kb.answer("投标保证金最多能收多少", context=first.turn)
+    assert not other.context and other.sections[0].doc.endswith("招标投标法实施条例")
+
+
+def test_region_follow_up_goes_to_the_other_jurisdiction(corpus_kb) -> None:
+    first = corpus_kb.answer("建设工程质量管理条例里，施工单位对进场的建筑材料要做什么检验？")
+    assert first.sections[0].doc == "建设工程质量管理条例"
+    local = corpus_kb.answer("那广东的条例呢？", context=first.turn)
+    assert local.sections[0].doc.startswith("广东省") and local.context
 
 
 def test_full_article_on_request(corpus_kb) -> None:

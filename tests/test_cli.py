@@ -35,6 +35,23 @@ def test_ask_json_reads_stdin_and_answers_in_order(env_for) -> None:
     assert rows[2]["answered"] is False and "没有找到" in rows[2]["answer"]
 
 
+def test_ask_json_lines_with_a_chat_id_form_one_conversation(env_for) -> None:
+    lines = [
+        {"chat": "a", "question": "塔机安装验收合格以后还要去哪里办登记，有期限吗"},
+        {"chat": "b", "question": "投标保证金最多能收多少"},
+        {"chat": "a", "question": "是第几条？"},
+        "是第几条？",  # plain lines stay independent
+    ]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) if isinstance(x, dict) else x for x in lines) + "\n"
+    result = _run(["ask", "--json"], env_for, stdin)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in rows] == ["塔机安装验收合格以后还要去哪里办登记，有期限吗", "投标保证金最多能收多少",
+                                           "是第几条？", "是第几条？"]
+    assert rows[2]["context"].startswith("接上一问") and rows[2]["citations"][0]["loc"] == "第三十五条"
+    assert not rows[3]["context"]
+
+
 def test_ask_single_question_plain_text(env_for) -> None:
     result = _run(["ask", "商砼进场以后总包还用自己再检验一遍吗？"], env_for)
     assert result.returncode == 0, result.stderr
@@ -80,7 +97,7 @@ def test_terminal_chat_runs_the_same_dialogue(env_for, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "可选：建设单位" in out and "已记住：施工单位·质量员" in out
-    assert "【依据：《建设工程质量管理条例》第二十九条（第四章 施工单位的质量责任和义务）】" in out
+    assert "——《建设工程质量管理条例》第二十九条（第四章 施工单位的质量责任和义务）" in out
     assert "未经检验或者检验不合格的，不得使用" in out
     assert "未知命令 /foo" in out
     # No campaign is open: the quiz is practice.

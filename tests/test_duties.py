@@ -44,7 +44,31 @@ def test_duties_of_the_construction_company(corpus_kb) -> None:
     assert ("广东省建设工程质量管理条例", "第十一条") in {(d.doc, d.label) for d in supervisor.duties}
     assert corpus_kb.duties("厨师") is None
     text = render_duties(duties, limit=5)
-    assert text.startswith("施工单位的义务：共") and "其余" in text
+    assert text.startswith("施工单位的义务：共") and "其余" in text and "《建设工程质量管理条例》" in text
+
+
+def _first_articles(kb, role: str, n: int = 5) -> list[str]:
+    duties = kb.duties(role).duties
+    return [label for _, label in list(dict.fromkeys((d.doc, d.label) for d in duties))[:n]]
+
+
+def test_duties_open_with_the_quality_regulation_chapter_of_that_party(corpus_kb) -> None:
+    assert _first_articles(corpus_kb, "施工单位") == [
+        "第二十五条", "第二十六条", "第二十七条", "第二十八条", "第二十九条"]
+    assert _first_articles(corpus_kb, "甲方") == ["第七条", "第八条", "第九条", "第十条", "第十二条"]
+    assert _first_articles(corpus_kb, "监理", 4) == ["第三十四条", "第三十五条", "第三十六条", "第三十七条"]
+    for role in ("施工单位", "建设单位", "工程监理单位"):
+        first = corpus_kb.duties(role).duties[0]
+        assert first.doc == "建设工程质量管理条例" and role.removeprefix("工程") in first.topic
+
+
+def test_duties_leave_out_other_industries_and_fragments(corpus_kb) -> None:
+    texts = [d.text for d in corpus_kb.duties("施工单位").duties]
+    assert not any("考核不得收费" in t for t in texts)
+    assert not any("矿山" in t and "建筑施工" not in t for t in texts)
+    assert all(len(t) >= 12 for t in texts)
+    supervisor = [(d.doc, d.label) for d in corpus_kb.duties("施工单位").duties]
+    assert ("广东省建设工程监理条例", "第十二条") not in supervisor  # the supervisor's duty, 施工单位 is its object
 
 
 def test_duties_command(env_for) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -136,3 +137,61 @@ def test_readers_keep_serving_during_a_rebuild(tmp_path: Path, docs: Path, embed
     build_index([docs], index, embedder, GLOSSARY)
     thread.join()
     assert not errors
+
+
+def _phrasing_file(folder: Path, fingerprint: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / "yi.yaml"
+    path.write_text(
+        "doc: 乙条例\narticles:\n  - label: 第一条\n"
+        f"    fingerprint: {fingerprint}\n"
+        "    phrasings:\n      - q: 塔吊装好了几天内要去办手续\n        voice: site\n"
+        "        answer: 塔式起重机等起重机械安装完毕后，应当在三十日内办理登记。\n", encoding="utf-8")
+    return path
+
+
+def test_phrasings_are_indexed_and_a_changed_article_sets_them_aside(tmp_path: Path, docs: Path, embedder) -> None:
+    from bot.retrieval.phrasings import article_fingerprint
+
+    index, folder = tmp_path / "index", tmp_path / "phrasings"
+    article = "第一条　塔式起重机等起重机械安装完毕后，应当在三十日内办理登记。"
+    _phrasing_file(folder, article_fingerprint(article))
+    report = build_index([docs], index, embedder, GLOSSARY, phrasings_dir=folder)
+    assert report.phrasings == 1 and report.phrasing_problems == []
+    snapshot = load_snapshot(index)
+    assert snapshot.phrasings[0].label == "第一条" and snapshot.phrasing_vectors.ntotal == 1
+    hit = Retriever(snapshot, embedder, GLOSSARY).search("塔吊装好了几天内要去办手续", k=1)[0]
+    assert hit.matched_phrasing is not None and hit.matched_phrasing.answer in snapshot.article_text("乙条例", "第一条")
+
+    # The article changes: its phrasing no longer applies, and the build says so.
+    text = (docs / "乙条例.md").read_text(encoding="utf-8").replace("三十日", "十五日")
+    (docs / "乙条例.md").write_text(text, encoding="utf-8")
+    report = build_index([docs], index, embedder, GLOSSARY, phrasings_dir=folder)
+    assert report.phrasings == 0
+    assert any("第一条" in p and "指纹不符" in p for p in report.phrasing_problems)
+    assert load_snapshot(index).manifest["phrasing_problems"] == report.phrasing_problems
+
+
+class FakeWriter:
+    """Writes phrasings like an LLM would: one valid, one whose answer is not in the article."""
+
+    id = "llm:test"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def write(self, doc: str, label: str, text: str) -> str:
+        self.calls += 1
+        sentence = text.split("　", 1)[-1]
+        items = [{"q": "这条管什么", "voice": "site", "answer": sentence},
+                 {"q": "编的", "voice": "exam", "answer": "条文里没有这句"}]
+        return "好的：" + json.dumps(items, ensure_ascii=False)
+
+
+def test_llm_writes_phrasings_for_documents_without_them_once(tmp_path: Path, docs: Path, embedder) -> None:
+    index, writer = tmp_path / "index", FakeWriter()
+    report = build_index([docs], index, embedder, GLOSSARY, writer=writer)
+    assert writer.calls == 4 and report.phrasings == 4  # one valid phrasing per article; invented answers dropped
+    assert all(p.answer in load_snapshot(index).article_text(p.doc, p.label) for p in load_snapshot(index).phrasings)
+    build_index([docs], index, embedder, GLOSSARY, writer=writer)
+    assert writer.calls == 4  # cached by article hash

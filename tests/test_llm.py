@@ -55,20 +55,18 @@ def test_reply_without_citation_falls_back(corpus_settings, embedder, llm_server
 
 def test_hanging_server_falls_back_after_the_timeout(corpus_settings, embedder, llm_server) -> None:
     state, url = llm_server
-    state.hang = 3.0
+    state.hang = 10.0  # far longer than the 1-second timeout: the answer must not wait for it
     state.reply = "依据《建设工程质量管理条例》第二十九条。"
     kb = _kb(corpus_settings, embedder, url)
     kb.retriever()  # loaded before the clock starts
     started = time.perf_counter()
     answer = kb.answer(QUESTION)
     assert answer.mode == "extractive"
-    assert time.perf_counter() - started < 2.9  # the 1 s timeout, not the 3 s hang
+    assert time.perf_counter() - started < 8  # the 1 s timeout, not the 10 s hang
 
     # A stalled model costs one wait: the next questions do not call it until it has cooled down.
     assert not kb.phrasing
-    started = time.perf_counter()
     assert kb.answer(QUESTION).mode == "extractive" and len(state.requests) == 1
-    assert time.perf_counter() - started < 1.0
 
 
 def test_unreachable_server_falls_back(corpus_settings, embedder) -> None:

@@ -92,7 +92,7 @@ def test_question_answered_with_citation_buttons_and_feedback(bot: RunningBot) -
     bot.api.push(bot.api.callback(USER, data["👎"]))
     bot.api.wait_for(lambda s: len(bot.api.messages_to(USER)) > before)
     row = bot.dialogue.store.one("select * from feedback")
-    assert row["vote"] == -1 and "商品混凝土" in row["question"] and "第二十九条" in row["answer"]
+    assert row["vote"] == -1 and "商砼" in row["question"] and "第二十九条" in row["answer"]
 
 
 def test_out_of_scope_question_is_declined(bot: RunningBot) -> None:
@@ -382,3 +382,27 @@ def test_quiz_question_times_out_and_the_next_follows(corpus_settings, embedder,
     finally:
         running.stop()
         running.api.stop()
+
+
+def test_follow_up_in_telegram_is_read_with_the_previous_question(bot: RunningBot) -> None:
+    first = bot.ask(USER, "塔机安装验收合格以后还要去哪里办登记，有期限吗")[-1]
+    assert "第三十五条" in first.text and first.text.startswith("<blockquote>")
+    assert "<b>" in first.text and "<b>施工</b>" not in first.text  # terms that matched, not every word
+    follow = bot.ask(USER, "这是哪一条？")[-1]
+    assert "接上一问" in follow.text and "《建设工程安全生产管理条例》第三十五条" in follow.text
+    # Another chat has no context: the same words there are read on their own.
+    other = bot.ask(OTHER, "这是哪一条？")[-1]
+    assert "接上一问" not in other.text
+
+
+def test_duties_come_in_pages_with_buttons(bot: RunningBot) -> None:
+    reply = bot.ask(USER, "/duties 施工单位")[-1]
+    assert "施工单位的义务：共" in reply.text and "《建设工程质量管理条例》" in reply.text
+    data = {b["text"]: b["callback_data"] for row in reply.buttons for b in row}
+    next_page = next(v for k, v in data.items() if k.startswith("下一页"))
+    before = len(bot.api.messages_to(USER))
+    bot.api.push(bot.api.callback(USER, next_page))
+    bot.api.wait_for(lambda s: len(bot.api.messages_to(USER)) > before)
+    page_two = bot.api.messages_to(USER)[-1]
+    assert "施工单位的义务" in page_two.text and page_two.text != reply.text
+    assert any(b["text"].startswith("⬅") for row in page_two.buttons for b in row)

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 
@@ -53,7 +54,7 @@ class LLMPhraser:
             return answer
         quotes = render_plain(answer.sections[:2])
         text = f"{reply}\n\n（以上由语言模型根据检索到的条文组织，引用已核对。原文如下）\n{quotes}"
-        return Answer(answer.question, True, answer.sections, answer.citations, text, mode="llm")
+        return replace(answer, text=text, mode="llm")
 
     def summarise(self, answer: Answer, names: DocumentNames, articles: dict[tuple[str, str], str]) -> str | None:
         """The model's reply to the question, checked: None when it is unavailable, fails or cites outside

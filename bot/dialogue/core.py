@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from bot.answers import Answer
 from bot.answers.compose import EXTRACTIVE_NOTE, ROLE_HEADINGS
-from bot.answers.duties import render_duties
+from bot.answers.duties import duty_page
+from bot.answers.followup import Turn
 from bot.dialogue.admin import AdminDialogue
 from bot.dialogue.quiz import QuizDialogue
 from bot.dialogue.replies import Block, Button, Reply
@@ -103,6 +104,8 @@ class Dialogue:
         self.quiz_flood = FloodGate(2 * kb.settings.flood_burst, kb.settings.flood_window)
         self.quizzes = QuizDialogue(self)
         self.admin = AdminDialogue(self)
+        self._turns: dict[int, Turn] = {}  # per chat: the last answered question and its articles
+        self._turns_lock = threading.Lock()
 
     # entry points -------------------------------------------------------------------------------
     def on_text(self, who: Incoming, text: str) -> Reply | None:
@@ -164,6 +167,9 @@ class Dialogue:
             user = self.store.user(who.user_id) or {}
             done = f"已记住：{user.get('unit', '')}·{value}。现在可以直接提问了。\n\n{HELP}"
             return Reply([Block(done)], edit=True)
+        if kind == "duty":
+            role, _, page = value.rpartition(":")
+            return self._duty_page(role, int(page)) if page.isdigit() else Reply.text("这个按钮已失效。")
         if kind in QUIZ_BUTTONS and self.quiz is not None:
             return self.quizzes.on_button(who, kind, value) if who.private else self.private_only()
         if kind in {"full", "rel", "up", "down"} and value.isdigit():
@@ -171,7 +177,8 @@ class Dialogue:
             if asked is None:
                 return Reply.text("这条记录已过期，请重新提问。")
             if kind == "full":
-                return self._answer_reply(self.kb.answer(asked["question"], full=True), None)
+                article = self.kb.article(asked["top_doc"], asked["top_loc"]) if asked.get("top_doc") else None
+                return self._answer_reply(article or self.kb.answer(asked["question"], full=True), None)
             if kind == "rel":
                 return self._related(asked["question"])
             self.store.add_feedback(int(value), who.user_id, 1 if kind == "up" else -1)
@@ -237,20 +244,43 @@ class Dialogue:
             return Reply.text("请写明角色，例如 /duties 施工单位、/duties 监理、/duties 甲方、/duties 检测机构。")
         if role == "勘察设计单位":
             role = "设计单位"
-        duties = self.kb.duties(role)
+        return self._duty_page(role, 0)
+
+    def _duty_page(self, role_text: str, page: int) -> Reply:
+        """One page of a role's duties, with buttons for the pages before and after."""
+        duties = self.kb.duties(role_text)
         if duties is None:
-            return Reply.text(f"不认识的角色“{role}”。可选：" + "、".join(self.kb.glossary.roles))
-        return Reply.text(render_duties(duties, limit=40))
+            return Reply.text(f"不认识的角色“{role_text}”。可选：" + "、".join(self.kb.glossary.roles))
+        text, pages = duty_page(duties, page)
+        page = min(max(page, 0), pages - 1)
+        row = []
+        if page > 0:
+            row.append(Button("⬅ 上一页", f"duty:{duties.role}:{page - 1}"))
+        if page < pages - 1:
+            row.append(Button(f"下一页（{page + 2}/{pages}）", f"duty:{duties.role}:{page + 1}"))
+        return Reply.text(text, [row] if row else [])
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:
-        """The extractive answer at once; with an LLM configured, its checked summary as a follow-up."""
-        answer = self.kb.answer(question, phrase=False)
+        """Answer a question, read together with the chat's previous one when it is a follow-up: the extractive
+        answer at once; with an LLM configured, its checked summary follows."""
+        chat = who.chat_id or who.user_id
+        with self._turns_lock:
+            context = self._turns.get(chat)
+        answer = self.kb.answer(question, context=context, phrase=False)
+        if answer.turn is not None:
+            with self._turns_lock:
+                self._turns[chat] = answer.turn
+                if len(self._turns) > 10000:  # forget the oldest conversations
+                    for stale in list(self._turns)[:1000]:
+                        del self._turns[stale]
         top = answer.citations[0] if answer.citations and answer.answered else {"doc": "", "loc": ""}
+        if answer.answered and answer.sections:
+            top = {"doc": answer.sections[0].doc, "loc": answer.sections[0].label}
         qid = self.store.log_question(who.user_id, question, answer.answered, answer.mode, top["doc"], top["loc"],
                                       answer.text)
         reply = self._answer_reply(answer, qid)
-        if answer.answered and self.kb.phrasing:
+        if answer.answered and self.kb.phrasing and not answer.context:  # follow-ups are read with the last one
             reply.followup = lambda: self._summary(answer, qid)
         return reply
 
@@ -264,17 +294,18 @@ class Dialogue:
     def _answer_reply(self, answer: Answer, qid: int | None) -> Reply:
         if not answer.answered:
             return Reply.text(answer.text)
+        blocks = [Block(f"（{answer.context}）")] if answer.context else []
         if answer.mode == "llm" or not answer.sections:
             blocks = [Block(answer.text)]
         else:
-            blocks = []
             for section in answer.sections:
-                heading = ROLE_HEADINGS.get(section.role, "相关")
-                chapter = f"（{section.chapter.split(' / ')[-1]}）" if section.chapter else ""
-                blocks.append(Block(f"{heading}：{section.citation}{chapter}", "heading"))
-                blocks.append(Block(section.quote, "quote", tuple(section.terms)))
-                if section.role == "main" and section.text and section.text.strip() != section.quote:
-                    blocks.append(Block(f"条文：{section.text}"))
+                chapter = f"（{section.chapter_name}）" if section.chapter_name else ""
+                if section.role == "main":
+                    blocks.append(Block(section.quote, "quote", tuple(section.terms)))
+                    blocks.append(Block(f"——{section.citation}{chapter}", "cite"))
+                else:
+                    blocks.append(Block(f"{ROLE_HEADINGS.get(section.role, '相关')}·{section.citation}", "heading"))
+                    blocks.append(Block(section.quote, "quote", tuple(section.terms)))
             blocks.append(Block(EXTRACTIVE_NOTE))
         buttons = []
         if qid is not None:

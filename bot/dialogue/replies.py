@@ -27,7 +27,8 @@ class Button:
 
 @dataclass(frozen=True)
 class Block:
-    """A paragraph: ``heading`` (a citation line), ``quote`` (verbatim text) or ``text``."""
+    """A paragraph: ``heading`` (a companion's citation), ``quote`` (verbatim text), ``cite`` (the citation
+    under the quote it belongs to) or ``text``."""
 
     text: str
     style: str = "text"
@@ -93,6 +94,8 @@ class Reply:
                 parts.append(f"【{block.text}】")
             elif block.style == "quote":
                 parts.append(f"“{block.text}”")
+            elif block.style == "cite":
+                parts.append(block.text)
             else:
                 parts.append(block.text)
         return "\n".join(parts)
@@ -118,6 +121,8 @@ def _block_html(block: Block) -> str:
     text = html.escape(block.text)
     if block.style == "heading":
         return f"<b>{text}</b>"
+    if block.style == "cite":
+        return f"<i>{text}</i>"
     if block.style == "quote":
         marks = [re.escape(html.escape(m)) for m in sorted(block.marks, key=len, reverse=True) if m.strip()]
         if marks:  # entities (&amp; …) are matched first so that a mark never lands inside one
@@ -131,7 +136,7 @@ def _split_long(piece: str, limit: int) -> list[str]:
     """A block longer than a message: cut at line breaks, else hard, never inside a tag."""
     if len(piece) <= limit:
         return [piece]
-    plain = piece.replace("<blockquote>", "").replace("</blockquote>", "").replace("<b>", "").replace("</b>", "")
+    plain = re.sub(r"</?(?:blockquote|b|i)>", "", piece)
     out, current = [], ""
     for line in plain.split("\n"):
         while len(line) > limit:

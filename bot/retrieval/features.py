@@ -8,6 +8,7 @@ the question names. Only candidates get features, so a query's cost hardly grows
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,8 @@ FEATURES = [
     "penalty_asked", "penalty_not_asked", "link_penalty",
     "named_doc", "other_doc_named", "region_match", "region_mismatch", "local_no_region",
     "role", "definition", "training", "notice",
-    "exam_x_cosp", "exam_x_bm25p", "exam_x_lcs", "short_x_cosp", "short_x_cos",
+    "exam_x_cosp", "exam_x_bm25p", "exam_x_lcs", "short_x_cosp", "short_x_cos", "phrasing_extra",
+    "core", "short_x_core",
 ]
 QUESTION_FEATURES = [
     "top_score", "margin", "cos_max", "cosp_max", "bm25_max", "bm25p_max", "vocab_share", "lcs_top",
@@ -38,6 +40,7 @@ _OPTIONS = re.compile(r"(?:^|[\s；;。，,）)])[A-DＡ-Ｄ][\.．、:：]")
 _BLANK = re.compile(r"[（(]\s*[）)]")
 _EXAM_WORDS = re.compile(r"下列|的是|说法正确|说法错误|不正确的|属于.{0,6}的有")
 SHORT_CHARS = 12
+CORE_DOCUMENTS = {"建设工程质量管理条例", "广东省建设工程质量管理条例", "建筑法"}
 
 
 def _grams(text: str, n: int = 3) -> set[str]:
@@ -100,11 +103,14 @@ class ArticleTable:
         self.grams = [_grams(normalise(t)) for t in texts]
         first = [chunks[positions[0]] for positions in self.chunks_of]
         self.tokens = [set(tokenizer.tokens(f"{c.doc} {c.chapter}\n{t}")) for c, t in zip(first, texts, strict=True)]
+        self.df: Counter[str] = Counter(t for tokens in self.tokens for t in tokens)  # articles holding a word
         self.penalty = np.array([any(chunks[p].penalty for p in ps) for ps in self.chunks_of], dtype=bool)
         self.defines = np.array([bool(_DEFINES.search(t)) for t in texts], dtype=bool)
         self.local = np.array([c.kind == "local_regulation" or c.doc.startswith("广东") for c in first], dtype=bool)
         self.training = np.array([c.kind == "training" for c in first], dtype=bool)
         self.notice = np.array([c.kind == "notice" for c in first], dtype=bool)
+        # The construction-quality core: the national and Guangdong quality regulations and the Building Law.
+        self.core = np.array([c.doc.removeprefix("中华人民共和国") in CORE_DOCUMENTS for c in first], dtype=bool)
         self.doc = [c.doc for c in first]
         titles = list(dict.fromkeys(self.doc))
         self.doc_id = np.array([titles.index(d) for d in self.doc], dtype=np.int64)
@@ -124,6 +130,7 @@ class ArticleTable:
         self.matrix = snapshot.vectors.reconstruct_n(0, snapshot.vectors.ntotal) if snapshot.vectors.ntotal else empty
         pv = snapshot.phrasing_vectors
         self.phrasing_matrix = pv.reconstruct_n(0, pv.ntotal) if pv is not None and pv.ntotal else empty
+        self.phrasing_tokens = [set(tokenizer.tokens(p.question)) for p in snapshot.phrasings]
 
 
 class FeatureBuilder:
@@ -198,8 +205,13 @@ class FeatureBuilder:
         cos = self._segment_max(table.matrix, table.chunks_of, arts, vector)
         has_phr = np.array([bool(table.phrasings_of[a]) for a in arts], dtype=bool)
         cosp = np.zeros(len(arts), dtype=np.float32)
+        extra = np.zeros(len(arts), dtype=np.float32)
         if has_phr.any():
-            cosp[has_phr] = self._segment_max(table.phrasing_matrix, table.phrasings_of, arts[has_phr], vector)
+            cosp[has_phr], best = self._segment_best(table.phrasing_matrix, table.phrasings_of, arts[has_phr], vector)
+            # A phrasing about a narrower matter than the question (保温工程保修期 for 保修期多久) carries rare
+            # words the question lacks: the weighted share of those words.
+            asked = set(tokens)
+            extra[has_phr] = [self._unmatched(table.phrasing_tokens[i], asked) for i in best]
         # An article without phrasings (an uploaded document, a training note) stands in for its own phrasings:
         # its article signals fill the phrasing fields, the cosine shifted by the typical gap between
         # question–question and question–article similarity, so that it is ranked on equal terms.
@@ -245,7 +257,8 @@ class FeatureBuilder:
             "definition": table.defines[arts] & plan.definition,
             "training": table.training[arts], "notice": table.notice[arts],
             "exam_x_cosp": exam * cosp, "exam_x_bm25p": exam * bmp, "exam_x_lcs": exam * np.minimum(lcs, 20) / 20,
-            "short_x_cosp": short * cosp, "short_x_cos": short * cos,
+            "short_x_cosp": short * cosp, "short_x_cos": short * cos, "phrasing_extra": extra,
+            "core": table.core[arts], "short_x_core": short * table.core[arts],
         }
         features = np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
         vocab = self.bm25.vocab_dict if len(table.chunk_article) else {}
@@ -266,6 +279,28 @@ class FeatureBuilder:
         best = np.zeros(n_articles, dtype=np.float32)
         np.maximum.at(best, owner, scores)
         return best[arts] / scores.max()
+
+    def _unmatched(self, words: set[str], asked: set[str]) -> float:
+        """IDF-weighted share of a phrasing's rare words that the question does not have."""
+        df, n = self.table.df, max(len(self.table.keys), 1)
+        weights = {w: np.log(n / (1 + df.get(w, 0))) for w in words if df.get(w, 0) <= 0.04 * n}
+        total = sum(weights.values())
+        return sum(v for w, v in weights.items() if w not in asked) / total if total > 0 else 0.0
+
+    @staticmethod
+    def _segment_best(matrix: np.ndarray, groups: list, arts: np.ndarray,
+                      vector: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Best cosine over each candidate's rows of ``matrix``, and which row it was."""
+        parts = [groups[a] for a in arts]
+        rows = np.concatenate(parts)
+        sims = matrix[rows] @ vector
+        best_values, best_rows, offset = [], [], 0
+        for part in parts:
+            j = int(np.argmax(sims[offset:offset + len(part)]))
+            best_values.append(sims[offset + j])
+            best_rows.append(int(rows[offset + j]))
+            offset += len(part)
+        return np.array(best_values, dtype=np.float32), best_rows
 
     @staticmethod
     def _segment_max(matrix: np.ndarray, groups: list, arts: np.ndarray,

@@ -62,16 +62,9 @@ def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str
         for p in penalties:
             refs = [(i, 1e9) for n in explicit_refs(chunks[p]) for i in by_number.get(n, [])]
             if not refs:
-                query = [t for t in tokenizer.tokens(_BOILERPLATE.sub(" ", chunks[p].text))
-                         if t in retriever.vocab_dict]
-                if not query:
-                    continue
-                scores = retriever.get_scores(query)
-                best = int(np.argmax(scores))
-                if scores[best] <= 0:
-                    continue
-                refs = [(duties[j], float(scores[j])) for j in np.argsort(-scores)[:2]
-                        if scores[j] >= 0.85 * scores[best]]
+                # A penalty article often lists several breaches as items: each item is matched on its own.
+                for clause in _clauses(chunks[p].text):
+                    refs.extend(_closest_duties(retriever, duties, tokenizer.tokens(clause)))
             for d, weight in refs:
                 add(chunks[p].id, chunks[d].id, weight)
                 add(chunks[d].id, chunks[p].id, 0.0)
@@ -90,3 +83,24 @@ def build_links(chunks: list[Chunk], tokenizer: Tokenizer) -> dict[str, list[str
                 row[penalty_id] = float(scores[column[penalty_id]])
     # Strongest link first.
     return {a: sorted(row, key=lambda b: -row[b]) for a, row in weighted.items()}
+
+
+_ITEM_LINE = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
+
+
+def _clauses(text: str) -> list[str]:
+    """The breaches a penalty article describes: its items, or the whole text when it has none."""
+    items = [line for line in text.split("\n") if _ITEM_LINE.match(line.strip())]
+    return [_BOILERPLATE.sub(" ", clause) for clause in (items or [text])]
+
+
+def _closest_duties(retriever: bm25s.BM25, duties: list[int], tokens: list[str]) -> list[tuple[int, float]]:
+    """Up to two duty chunks closest (BM25) to a breach's words."""
+    query = [t for t in tokens if t in retriever.vocab_dict]
+    if not query:
+        return []
+    scores = retriever.get_scores(query)
+    best = int(np.argmax(scores))
+    if scores[best] <= 0:
+        return []
+    return [(duties[j], float(scores[j])) for j in np.argsort(-scores)[:2] if scores[j] >= 0.85 * scores[best]]

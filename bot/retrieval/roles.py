@@ -14,6 +14,7 @@ _SENTENCE = re.compile(r"[^。！？]+[。！？]?")
 _ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]{2,6}、)+[\u4e00-\u9fff]{2,8}(?:单位|机构))")
 
 
+_CONNECTOR = re.compile(r"、|和|及|与|或|或者|以及|及其|、以及|、或者")
 _OBJECT_MARKERS = ("设立", "发现", "向", "与", "给", "对", "由", "委托", "要求")
 _OTHER_SUBJECTS = ("由", "部门", "机关", "人民政府", "机构对")
 
@@ -41,16 +42,21 @@ class RoleMatcher:
         """Roles that are the subject of the clause ``prefix`` leads into (the text before 应当/不得 …).
 
         A role is not the subject when it is the object of 设立/向/与/由…, or when an authority (部门, 机关)
-        or 由 stands between it and the modal verb.
+        or 由 stands between it and the modal verb. The subject is the first party named and those listed with
+        it (勘察、设计和施工单位); a party named later in the clause is an object (…与施工单位有利害关系的).
         """
         expanded = _ENUMERATION.sub(lambda m: self._expand(m.group(1)), prefix)
-        out = []
+        out: list[str] = []
+        last_end = -1
         for role, start, end in self._matches(prefix):
             before = expanded[max(0, start - 2): start]
             after = expanded[end:]
             if any(w in before for w in _OBJECT_MARKERS) or any(w in after for w in _OTHER_SUBJECTS):
                 continue
+            if out and not _CONNECTOR.fullmatch(expanded[last_end:start]):
+                break
             out.append(role)
+            last_end = end
         return tuple(out)
 
     def _matches(self, text: str) -> list[tuple[str, int, int]]:
@@ -86,7 +92,7 @@ class RoleMatcher:
                 match = MODAL.search(sentence)
                 if not match:
                     continue
-                roles = self.subjects(sentence[: match.start()]) or (previous if match.start() < 4 else ())
+                roles = self.subjects(sentence[: match.start()]) or (previous if match.start() == 0 else ())
                 if roles:
                     out.append(Obligation(roles, sentence.strip()))
                     previous = roles

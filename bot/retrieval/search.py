@@ -144,6 +144,19 @@ class Retriever:
             hit.phrasing, hit.phrasing_cosine = self.snapshot.phrasings[rows[best]], float(sims[best])
         return hit
 
+    def hit(self, doc: str, label: str) -> Hit | None:
+        """An article as a hit (score 0), or None when it is not indexed."""
+        a = self.table.article_of.get((doc, label))
+        if a is None:
+            return None
+        positions = [int(p) for p in self.table.chunks_of[a]]
+        return Hit(self.snapshot.chunks[positions[0]], 0.0, positions)
+
+    def key_of(self, position: int) -> tuple[str, str]:
+        """(document, label) of the article a chunk belongs to."""
+        chunk = self.snapshot.chunks[position]
+        return chunk.doc, chunk.label
+
     def linked_positions(self, positions: list[int]) -> list[int]:
         """Chunks linked (duty <-> penalty) to any of ``positions``, in link order."""
         chunks = self.snapshot.chunks
