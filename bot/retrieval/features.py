@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.retrieval.glossary import Glossary
-from bot.retrieval.indexer import char_bigrams
+from bot.retrieval.indexer import char_bigrams, index_terms
 from bot.retrieval.phrasings import normalise
 from bot.retrieval.query import QueryPlan
 from bot.retrieval.roles import RoleMatcher
@@ -102,7 +102,9 @@ class ArticleTable:
         texts = [snapshot.article_text(doc, label) for doc, label in self.keys]
         self.grams = [_grams(normalise(t)) for t in texts]
         first = [chunks[positions[0]] for positions in self.chunks_of]
-        self.tokens = [set(tokenizer.tokens(f"{c.doc} {c.chapter}\n{t}")) for c, t in zip(first, texts, strict=True)]
+        # Token sets were computed at index time (terms.json); an older version computes them here.
+        terms = snapshot.terms or index_terms(snapshot.chunks, snapshot.phrasings, tokenizer)
+        self.tokens = [set(terms["articles"].get(f"{doc}\n{label}", ())) for doc, label in self.keys]
         self.df: Counter[str] = Counter(t for tokens in self.tokens for t in tokens)  # articles holding a word
         self.penalty = np.array([any(chunks[p].penalty for p in ps) for ps in self.chunks_of], dtype=bool)
         self.defines = np.array([bool(_DEFINES.search(t)) for t in texts], dtype=bool)
@@ -130,7 +132,7 @@ class ArticleTable:
         self.matrix = snapshot.vectors.reconstruct_n(0, snapshot.vectors.ntotal) if snapshot.vectors.ntotal else empty
         pv = snapshot.phrasing_vectors
         self.phrasing_matrix = pv.reconstruct_n(0, pv.ntotal) if pv is not None and pv.ntotal else empty
-        self.phrasing_tokens = [set(tokenizer.tokens(p.question)) for p in snapshot.phrasings]
+        self.phrasing_tokens = [set(t) for t in terms["phrasings"]]
 
 
 class FeatureBuilder:

@@ -23,7 +23,7 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.integrity import IndexDamaged, verify
 from bot.retrieval.links import build_links
 from bot.retrieval.phrasing_writer import PhrasingWriter, write_missing
-from bot.retrieval.phrasings import attach, normalise, read_phrasing_files
+from bot.retrieval.phrasings import Phrasing, attach, normalise, read_phrasing_files
 from bot.retrieval.store import VersionData, current_version, prune_versions, write_version
 from bot.retrieval.tokenizer import Tokenizer
 
@@ -221,6 +221,7 @@ def build_index(
             lexical["phrasings"] = _bm25([tokenizer.tokens(p.question) for p in phrasings])
             lexical["phrasing_bigrams"] = _bm25([char_bigrams(p.question) for p in phrasings])
         links = build_links(chunks, tokenizer)
+        terms = index_terms(chunks, phrasings, tokenizer)
 
         name = datetime.now(UTC).strftime("v%Y%m%d-%H%M%S-%f")
         ranker = ranker or {}
@@ -241,13 +242,27 @@ def build_index(
         }
         progress("写入新版本并切换")
         write_version(index_dir, name, VersionData(
-            manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors, lexical, ranker))
+            manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors, lexical, ranker, terms))
         prune_versions(index_dir)
     return BuildReport(
         version=name, documents=len(documents), chunks=len(chunks), embedded=embedded,
         reused_documents=reused, added=added, changed=changed, removed=removed, errors=errors,
         phrasings=len(phrasings), phrasing_problems=phrasing_problems, seconds=time.perf_counter() - started,
     )
+
+
+def index_terms(chunks: list[Chunk], phrasings: list[Phrasing], tokenizer: Tokenizer) -> dict:
+    """The words of every article (with its title and chapter) and of every phrasing, computed once at index
+    time so that loading an index does not segment the whole corpus again."""
+    texts = article_texts(chunks)
+    first: dict[tuple[str, str], Chunk] = {}
+    for chunk in chunks:
+        first.setdefault((chunk.doc, chunk.label), chunk)
+    return {
+        "articles": {f"{doc}\n{label}": sorted(set(tokenizer.tokens(f"{doc} {first[(doc, label)].chapter}\n{text}")))
+                     for (doc, label), text in texts.items()},
+        "phrasings": [sorted(set(tokenizer.tokens(p.question))) for p in phrasings],
+    }
 
 
 def char_bigrams(text: str) -> list[str]:

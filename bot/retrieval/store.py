@@ -65,6 +65,7 @@ class IndexSnapshot:
     phrasing_vectors: faiss.Index | None = None
     lexical: dict[str, bm25s.BM25] = field(default_factory=dict)  # further BM25 fields by name
     ranker: dict = field(default_factory=dict)  # the fitted ranking and abstention model it serves with
+    terms: dict = field(default_factory=dict)  # words of every article and phrasing (see indexer.index_terms)
 
     def __post_init__(self) -> None:
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
@@ -94,6 +95,7 @@ class VersionData:
     phrasing_vectors: np.ndarray | None = None
     lexical: dict[str, bm25s.BM25] = field(default_factory=dict)
     ranker: dict = field(default_factory=dict)
+    terms: dict = field(default_factory=dict)
 
 
 def _write_faiss(path: Path, vectors: np.ndarray | None, dim: int) -> None:
@@ -125,6 +127,7 @@ def write_version(index_dir: Path, name: str, data: VersionData) -> Path:
     for field_name, lexical in data.lexical.items():
         lexical.save(str(staging / "lexical" / field_name), show_progress=False)
     (staging / "ranker.json").write_text(json.dumps(data.ranker, ensure_ascii=False), encoding="utf-8")
+    (staging / "terms.json").write_text(json.dumps(data.terms, ensure_ascii=False), encoding="utf-8")
     # The manifest goes last, with the checksum of every file; all of it durable before the switch.
     seal(staging, data.manifest)
     final = versions / name
@@ -208,5 +211,7 @@ def _read(path: Path, manifest: dict) -> IndexSnapshot:
     lexical = {field.name: bm25s.BM25.load(str(field), show_progress=False)
                for field in sorted((path / "lexical").iterdir())} if (path / "lexical").is_dir() else {}
     ranker = json.loads((path / "ranker.json").read_text(encoding="utf-8"))
+    terms_file = path / "terms.json"
+    terms = json.loads(terms_file.read_text(encoding="utf-8")) if terms_file.exists() else {}
     return IndexSnapshot(path.name, path, manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors,
-                         lexical, ranker)
+                         lexical, ranker, terms)
