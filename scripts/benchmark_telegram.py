@@ -4,8 +4,9 @@ Simulated users (threads in this process, beside the stand-in server) ask questi
 from the moment an update is handed out to the moment the bot's reply arrives. A second round runs while
 an admin re-index is in progress. Every question must get exactly one answer.
 
-With ``--llm-stall 20`` the bot is configured with a stand-in LLM endpoint on 127.0.0.1 that hangs 20 s on
-every request (the bot's LLM timeout is 20 s): the stall runs in the background of both rounds.
+With ``--llm-stall 20`` the bot is configured with a stand-in LLM endpoint on 127.0.0.1 that stalls: every
+request waits out the bot's LLM timeout, set to 20 s (the stand-in answers only a second after it), in the
+background of both rounds — the LLM summaries of answers and the phrasing of new articles at the re-index.
 
 Usage: ``python scripts/benchmark_telegram.py [--users 20] [--questions 10] [--think 2.0] [--index DIR]
 [--cold-reindex] [--llm-stall SECONDS]`` (BENCH_TRACE=1 prints every answer slower than 3 s)
@@ -102,9 +103,10 @@ def main() -> None:
     })
     llm = None
     if args.llm_stall:
-        llm = FakeLLM(reply="需要检验。依据《建设工程质量管理条例》第二十九条。", hang=args.llm_stall).start()
-        env.update({"BOT_LLM_BASE_URL": llm.url, "BOT_LLM_MODEL": "stalled", "BOT_LLM_TIMEOUT": "20"})
-    bot = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=dict(os.environ, **env),
+        llm = FakeLLM(reply="需要检验。依据《建设工程质量管理条例》第二十九条。", hang=args.llm_stall + 1).start()
+        env.update({"BOT_LLM_BASE_URL": llm.url, "BOT_LLM_MODEL": "stalled", "BOT_LLM_TIMEOUT": f"{args.llm_stall:g}"})
+    verbose = ["-v"] if os.environ.get("BENCH_TRACE") else []
+    bot = subprocess.Popen([sys.executable, "-m", "bot", *verbose, "serve"], cwd=ROOT, env=dict(os.environ, **env),
                            stdout=subprocess.DEVNULL, stderr=open(work / "bot.log", "w"))
     questions = [q["question"] for q in load_questions(sorted((ROOT.parent / "shared" / "eval").glob("dev_*.jsonl")))]
     try:
@@ -134,8 +136,8 @@ def main() -> None:
               f"for {expected} questions, {failed} users timed out; p50 {pct(latencies, .5) * 1000:.0f} ms, "
               f"p95 {pct(latencies, .95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms", flush=True)
         if llm is not None:
-            print(f"LLM stand-in hanging {args.llm_stall:g} s: {len(llm.requests)} calls made, {llm.answered} answered "
-                  f"in time, {len(api.rejected)} calls refused by the stand-in Bot API", flush=True)
+            print(f"LLM stalled {args.llm_stall:g} s per call: {len(llm.requests)} calls made; "
+                  f"{len(api.rejected)} calls refused by the stand-in Bot API", flush=True)
     finally:
         bot.terminate()
         bot.wait(30)
