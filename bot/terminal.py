@@ -67,3 +67,6 @@ def run_chat(dialogue: Dialogue, stdin: TextIO = sys.stdin, stdout: TextIO = sys
         if reply is not None:
             pending = reply.poll
         print(f"\n质量通> {_render(reply)}", file=stdout, flush=True)
+        followup = reply.followup() if reply is not None and reply.followup is not None else None
+        if followup is not None:
+            print(f"\n质量通> {_render(followup)}", file=stdout, flush=True)

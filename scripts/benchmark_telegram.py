@@ -4,8 +4,12 @@ Simulated users (threads in this process, beside the stand-in server) ask questi
 from the moment an update is handed out to the moment the bot's reply arrives. A second round runs while
 an admin re-index is in progress. Every question must get exactly one answer.
 
+With ``--llm-stall 20`` the bot is configured with a stand-in LLM endpoint on 127.0.0.1 that stalls: every
+request waits out the bot's LLM timeout, set to 20 s (the stand-in answers only a second after it), in the
+background of both rounds — the LLM summaries of answers and the phrasing of new articles at the re-index.
+
 Usage: ``python scripts/benchmark_telegram.py [--users 20] [--questions 10] [--think 2.0] [--index DIR]
-[--cold-reindex]`` (BENCH_TRACE=1 prints every answer slower than 3 s)
+[--cold-reindex] [--llm-stall SECONDS]`` (BENCH_TRACE=1 prints every answer slower than 3 s)
 (without --index, ../shared/corpus and knowledge/ are indexed into a temporary folder first).
 """
 
@@ -27,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bot.evaluation import load_questions  # noqa: E402
 from tests.bot_harness import prepare_bot_env  # noqa: E402
 from tests.fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
+from tests.fake_llm import FakeLLM  # noqa: E402
 
 ADMIN = 999_999
 BENCH_START = time.perf_counter()
@@ -68,7 +73,7 @@ def run_round(api: FakeBotApi, users: int, questions: list[str], per_user: int, 
     if during is not None:
         during.join()
     time.sleep(2.0)  # a stray second answer would arrive by now
-    answers = sum(len(api.messages_to(first_user + i)) for i in range(users))
+    answers = sum(1 for i in range(users) for m in api.messages_to(first_user + i) if "语言模型" not in m.text)
     return latencies, answers, len(failures)
 
 
@@ -85,6 +90,8 @@ def main() -> None:
     parser.add_argument("--index", default="", help="an index of the corpus to start from (copied, not changed)")
     parser.add_argument("--cold-reindex", action="store_true",
                         help="empty the embedding cache first, so that the admin re-index embeds everything again")
+    parser.add_argument("--llm-stall", type=float, default=0.0,
+                        help="configure a stand-in LLM that hangs this many seconds on every request")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zlt-load-"))
@@ -94,7 +101,12 @@ def main() -> None:
         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
         "TELEGRAM_API_FILE_URL": api.base_file_url, "BOT_ADMIN_IDS": str(ADMIN),
     })
-    bot = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=dict(os.environ, **env),
+    llm = None
+    if args.llm_stall:
+        llm = FakeLLM(reply="需要检验。依据《建设工程质量管理条例》第二十九条。", hang=args.llm_stall + 1).start()
+        env.update({"BOT_LLM_BASE_URL": llm.url, "BOT_LLM_MODEL": "stalled", "BOT_LLM_TIMEOUT": f"{args.llm_stall:g}"})
+    verbose = ["-v"] if os.environ.get("BENCH_TRACE") else []
+    bot = subprocess.Popen([sys.executable, "-m", "bot", *verbose, "serve"], cwd=ROOT, env=dict(os.environ, **env),
                            stdout=subprocess.DEVNULL, stderr=open(work / "bot.log", "w"))
     questions = [q["question"] for q in load_questions(sorted((ROOT.parent / "shared" / "eval").glob("dev_*.jsonl")))]
     try:
@@ -123,10 +135,15 @@ def main() -> None:
         print(f"same while an admin re-index ran ({reindex[0] if reindex else 'no reply'}): {answers} answers "
               f"for {expected} questions, {failed} users timed out; p50 {pct(latencies, .5) * 1000:.0f} ms, "
               f"p95 {pct(latencies, .95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms", flush=True)
+        if llm is not None:
+            print(f"LLM stalled {args.llm_stall:g} s per call: {len(llm.requests)} calls made; "
+                  f"{len(api.rejected)} calls refused by the stand-in Bot API", flush=True)
     finally:
         bot.terminate()
         bot.wait(30)
         api.stop()
+        if llm is not None:
+            llm.stop()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class RunningBot:
                 await asyncio.sleep(0.05)
             await application.updater.stop()
             await application.stop()
+            await application.post_shutdown(application)  # run_polling() does this in production
 
     def start(self) -> RunningBot:
         self._thread.start()

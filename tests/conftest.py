@@ -22,6 +22,7 @@ def make_settings(tmp: Path, **overrides: str) -> Settings:
         "BOT_DB_PATH": str(tmp / "data" / "test.db"),
         "BOT_KNOWLEDGE_DIRS": str(KNOWLEDGE),
         "BOT_GLOSSARY": str(KNOWLEDGE / "glossary.yaml"),
+        "BOT_UPLOAD_DIR": str(tmp / "uploads"),
         "BOT_PHRASINGS": str(KNOWLEDGE / "phrasings"),
         "BOT_MODELS_DIR": str(KNOWLEDGE / "models"),
     }
@@ -65,6 +66,7 @@ def env_for(corpus_settings: Settings) -> dict[str, str]:
         "BOT_DB_PATH": str(corpus_settings.db_path),
         "BOT_KNOWLEDGE_DIRS": ":".join(str(p) for p in corpus_settings.knowledge_dirs),
         "BOT_GLOSSARY": str(corpus_settings.glossary_path),
+        "BOT_UPLOAD_DIR": str(corpus_settings.upload_dir),
         "BOT_PHRASINGS": str(corpus_settings.phrasings_dir),
         "BOT_MODELS_DIR": str(corpus_settings.models_dir),
     })

@@ -1,8 +1,14 @@
 """A stand-in Telegram Bot API server on 127.0.0.1 for tests and benchmarks.
 
 It speaks the HTTP side of the Bot API that python-telegram-bot uses: getMe, getUpdates (long polling),
-sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, deleteWebhook, getFile
-and file download, sendDocument, sendPoll, stopPoll. Tests push updates and read what the bot sent.
+getWebhookInfo, sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, setWebhook,
+deleteWebhook, getFile and file download, sendDocument, sendPoll, stopPoll. Tests push updates and read what
+the bot sent.
+
+It is as strict as Telegram for the limits the bot meets (``tests/bot_api_limits.py``): message length after
+HTML parsing, well-formed HTML, poll sizes, open_period, callback data, and about one message per second in a
+chat (429 with retry_after). Rejected calls are kept in ``rejected``, not among the messages sent. Tests can
+also make the next calls of a method fail (``fail_next``) to exercise the bot's retries.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.bot_api_limits import NEW_MESSAGE_METHODS, ChatFloodControl, Rejected, validate
 
 TOKEN = "123456:TEST-TOKEN"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "质量通", "username": "zhiliangtong_bot",
@@ -50,7 +58,10 @@ class Sent:
 class FakeBotApi:
     """Start with ``start()``; ``base_url``/``base_file_url`` go to ApplicationBuilder."""
 
-    def __init__(self) -> None:
+    def __init__(self, flood_control: ChatFloodControl | None = None) -> None:
+        self.flood_control = flood_control or ChatFloodControl()
+        self.rejected: list[tuple[Sent, Rejected]] = []
+        self._faults: dict[str, list[Rejected]] = {}
         self._updates: list[dict] = []
         self._redeliveries: list[dict] = []
         self._by_chat: dict[int, list[Sent]] = {}
@@ -147,6 +158,13 @@ class FakeBotApi:
                     raise TimeoutError(f"nothing matched; sent so far: {[(s.method, s.text[:30]) for s in self.sent]}")
                 self._cond.wait(remaining)
 
+    def fail_next(self, method: str, status: int = 500, description: str = "Internal Server Error", times: int = 1,
+                  retry_after: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` fail as Telegram fails (5xx, or 429 with retry_after)."""
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        with self._cond:
+            self._faults.setdefault(method, []).extend(Rejected(status, description, parameters) for _ in range(times))
+
     def messages_to(self, chat_id: int) -> list[Sent]:
         with self._cond:
             return list(self._by_chat.get(chat_id, []))
@@ -224,11 +242,27 @@ class FakeBotApi:
             return 200, {"ok": True, "result": BOT_USER}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        if method == "getWebhookInfo":
+            hooks = [s.params for s in self.sent if s.method in {"setWebhook", "deleteWebhook"}]
+            url = hooks[-1].get("url", "") if hooks else ""
+            return 200, {"ok": True, "result": {"url": url, "has_custom_certificate": False,
+                                                "pending_update_count": len(self._updates)}}
+        try:
+            self._check(method, params, files)
+        except Rejected as exc:
+            with self._cond:
+                self.rejected.append((Sent(method, params, time.perf_counter(), files), exc))
+                self._cond.notify_all()
+            body = {"ok": False, "error_code": exc.status, "description": exc.description}
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            return exc.status, body
         sent = self._record(method, params, files)
         if method in {"setMyCommands", "deleteWebhook", "sendChatAction", "answerCallbackQuery", "setWebhook"}:
             return 200, {"ok": True, "result": True}
         if method == "sendMessage":
-            return 200, {"ok": True, "result": self._message_result(params, text=params.get("text", ""))}
+            sent.result = self._message_result(params, text=params.get("text", ""))
+            return 200, {"ok": True, "result": sent.result}
         if method == "editMessageText":
             return 200, {"ok": True, "result": self._message_result(params, text=params.get("text", ""))}
         if method == "sendDocument":
@@ -264,6 +298,16 @@ class FakeBotApi:
                                                 "file_size": len(self.files[file_id]), "file_path": f"docs/{file_id}"}}
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
 
+    def _check(self, method: str, params: dict, files: dict) -> None:
+        """Raise Rejected for what Telegram would refuse: a planted fault, a limit, or flood control."""
+        with self._cond:
+            faults = self._faults.get(method)
+            if faults:
+                raise faults.pop(0)
+        validate(method, params, files)
+        if method in NEW_MESSAGE_METHODS and "chat_id" in params:
+            self.flood_control.admit(int(params["chat_id"]))
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
@@ -278,7 +322,10 @@ class FakeBotApi:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the bot hung up (a long poll cut short when it stops)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 prefix = f"/file/bot{TOKEN}/docs/"

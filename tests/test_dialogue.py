@@ -46,3 +46,14 @@ def test_token_is_never_logged(caplog, tmp_path) -> None:
         build_application(object(), settings)  # type: ignore[arg-type]
         logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot999:SECRET-TOKEN/getMe")
     assert "SECRET" not in caplog.text
+
+
+def test_every_chunk_is_html_telegram_can_parse() -> None:
+    from tests.bot_api_limits import parse_html, utf16_len
+
+    for lead in range(10):  # cuts land at every offset of the escaped text, never inside &amp; or a tag
+        reply = Reply([Block("依据：《A&B条例》", "heading"),
+                       Block("质" * lead + "甲方<乙方>&监理 " * 900, "quote", ("监理", "amp", "lt")),
+                       Block("条文：" + "a&b " * 1500)])
+        for chunk in reply.html_chunks():
+            assert utf16_len(parse_html(chunk)) <= TELEGRAM_LIMIT

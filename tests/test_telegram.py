@@ -373,7 +373,9 @@ def test_quiz_question_times_out_and_the_next_follows(corpus_settings, embedder,
     running = start_bot(corpus_settings, embedder, tmp_path, quiz_open_period=1)
     try:
         running.api.push(running.api.message(USER, "/quiz"))
-        running.api.wait_for_questions(USER, 2, timeout=30)  # nobody answers: the timer moves on
+        questions = running.api.wait_for_questions(USER, 2, timeout=60)  # nobody answers: the timer moves on
+        polls = [q for q in questions if q.method == "sendPoll"]
+        assert all(p.params["open_period"] == 5 for p in polls)  # Telegram's shortest, not the 1 s configured
         running.api.wait_for(lambda s: s.chat_id == USER and "超时" in s.text)
         answers = running.dialogue.store.rows("select * from quiz_answers")
         assert answers[0]["idx"] == 0 and answers[0]["correct"] == 0

@@ -1,13 +1,17 @@
 """Optional phrasing by an OpenAI-compatible chat-completions endpoint, confined to the retrieved articles.
 
 The model sees only the retrieved articles. Every article its reply cites must be one of them, and it must
-cite at least one; otherwise — and on any timeout or error — the extractive answer stands.
+cite at least one; otherwise — and on any timeout or error — the extractive answer stands. After a timeout or
+a connection error the endpoint is left alone for ``cooldown`` seconds: a stalled model costs one wait, not
+one per question.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from dataclasses import replace
 
 import httpx
@@ -32,31 +36,52 @@ class LLMPhraser:
     """Calls ``{base_url}/chat/completions`` and checks what comes back."""
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 20.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, cooldown: float = 60.0) -> None:
         self.client = ChatClient(base_url, model, api_key, timeout, transport)
+        self.cooldown = cooldown
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        """False while the endpoint is cooling down after a timeout or a connection error."""
+        return time.monotonic() >= self._down_until
 
     def phrase(self, answer: Answer, names: DocumentNames, articles: dict[tuple[str, str], str]) -> Answer:
         """Return ``answer`` re-phrased by the model, or unchanged when the model's reply cannot be trusted."""
-        if not answer.answered:
+        reply = self.summarise(answer, names, articles)
+        if reply is None:
             return answer
+        quotes = render_plain(answer.sections[:2])
+        text = f"{reply}\n\n（以上由语言模型根据检索到的条文组织，引用已核对。原文如下）\n{quotes}"
+        return replace(answer, text=text, mode="llm")
+
+    def summarise(self, answer: Answer, names: DocumentNames, articles: dict[tuple[str, str], str]) -> str | None:
+        """The model's reply to the question, checked: None when it is unavailable, fails or cites outside
+        ``articles``."""
+        if not answer.answered or not self.available:
+            return None
         allowed = {key for key in articles}
         context = "\n\n".join(f"[{n}]《{doc}》{label}：{text}" for n, ((doc, label), text)
                               in enumerate(articles.items(), start=1))
         try:
             reply = self.client.complete(SYSTEM_PROMPT, f"条文：\n{context}\n\n问题：{answer.question}")
         except LLMError as exc:
-            log.warning("LLM unavailable (%s); using the extractive answer", exc)
-            return answer
+            if isinstance(exc.__cause__, httpx.TimeoutException | httpx.TransportError):
+                with self._lock:
+                    self._down_until = time.monotonic() + self.cooldown
+                log.warning("LLM unavailable (%s); extractive answers for the next %.0f s", exc, self.cooldown)
+            else:
+                log.warning("LLM unavailable (%s); using the extractive answer", exc)
+            return None
         cited = cited_articles(reply, names)
         if not reply or not cited or not cited <= allowed:
             log.warning("LLM reply cites %s, outside the retrieved articles; using the extractive answer",
                         sorted(cited - allowed) or "nothing")
-            return answer
+            return None
         if len(reply) > MAX_LLM_CHARS:
             reply = reply[: MAX_LLM_CHARS - 1] + "…"
-        quotes = render_plain(answer.sections[:2])
-        text = f"{reply}\n\n（以上由语言模型根据检索到的条文组织，引用已核对。原文如下）\n{quotes}"
-        return replace(answer, text=text, mode="llm")
+        return reply
 
 
 def cited_articles(text: str, names: DocumentNames) -> set[tuple[str, str]]:

@@ -13,6 +13,7 @@ from bot.dialogue.replies import Attachment, Block, Reply
 from bot.ingest import IngestError, load_document
 from bot.quiz import charts, export, itemstats
 from bot.quiz.campaigns import CampaignError, parse_overrides, parse_window
+from bot.reindex_process import reindex_in_child
 from bot.retrieval.indexer import IndexBusy
 
 if TYPE_CHECKING:
@@ -78,11 +79,10 @@ class AdminDialogue:
         if not self._reindex_lock.acquire(blocking=False):
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         try:
-            kb, upload_dir = self.dialogue.kb, self.dialogue.upload_dir
-            paths = list(kb.settings.knowledge_dirs)
-            if upload_dir.exists() and not any(_inside(upload_dir, p) for p in paths):
-                paths.append(upload_dir)
-            report = kb.reindex(paths)
+            # The configured knowledge and the upload folder (KnowledgeBase.sources), built in a child process
+            # at lower CPU priority: questions keep being answered meanwhile.
+            report = reindex_in_child(self.dialogue.kb.settings)
+            self.dialogue.kb.refresh()
         except IndexBusy:
             return Reply.text("已有重建索引任务在进行，请稍后再试。")
         except Exception:
@@ -217,10 +217,3 @@ class AdminDialogue:
         return Reply.text(f"已撤销证明 {attempt['cert_code']}（{attempt['person_name']}，{attempt['employer']}）："
                           f"{attempt['revoked_reason']}。核验时将显示已撤销，其学时不再计入。")
 
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False

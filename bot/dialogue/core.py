@@ -45,6 +45,11 @@ ADMIN_COMMANDS = {"reindex", "stats", "export", "quizstats", "campaign", "revoke
 QUIZ_COMMANDS = {"quiz", "practice", "review", "myscore", "certificate", "verify", "profile", "leaderboard"}
 PRIVATE_ONLY = ADMIN_COMMANDS | QUIZ_COMMANDS  # in a group: a link to the private chat, nothing else
 QUIZ_BUTTONS = {"mq", "ms", "quiz", "pf"}
+# Commands whose work is slow (re-indexing, rendering files): adapters run them off the chat path.
+SLOW_COMMANDS = {"reindex", "export", "quizstats", "certificate"}
+FLOOD_NOTICE = "您发得太快了，请稍等几秒再继续。"
+BUSY_NOTICE = "当前使用的人较多，请稍后再试。"
+LLM_NOTE = "（以上由语言模型根据上面引用的条文组织，引用已核对；以原文为准。）"
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class Dialogue:
         self.upload_dir = kb.settings.upload_dir
         self.bot_username = kb.settings.bot_username  # the Telegram adapter fills it in from getMe
         self.flood = FloodGate(kb.settings.flood_burst, kb.settings.flood_window)
+        # Answering a quiz takes several presses (ticks, submit): quiz buttons have a gate of their own.
+        self.quiz_flood = FloodGate(2 * kb.settings.flood_burst, kb.settings.flood_window)
         self.quizzes = QuizDialogue(self)
         self.admin = AdminDialogue(self)
         self._turns: dict[int, Turn] = {}  # per chat: the last answered question and its articles
@@ -102,12 +109,7 @@ class Dialogue:
 
     # entry points -------------------------------------------------------------------------------
     def on_text(self, who: Incoming, text: str) -> Reply | None:
-        """A plain message: a question (or 原文). None means: say nothing (flooding)."""
-        gate = self.flood.check(who.user_id)
-        if gate == "drop":
-            return None
-        if gate == "warn":
-            return Reply.text("您发得太快了，请稍等几秒再继续提问。")
+        """A plain message: a question (or 原文). Adapters apply :meth:`gate` before calling."""
         if who.private and self.quizzes.guiding(who.user_id):  # an answer to the guided /profile
             return self.quizzes.on_guided_text(who, text)
         self.store.touch_user(who.user_id, who.name, who.username)
@@ -119,6 +121,16 @@ class Dialogue:
                 f"问题太长了（{len(question)} 字）。请把问题精简到 {MAX_QUESTION_CHARS} 字以内，一次问一件事。"
             )
         return self.answer(who, question)
+
+    def gate(self, who: Incoming, button: str = "") -> str:
+        """The flood gate for a message, command or button: 'ok', 'warn' (first one over) or 'drop'."""
+        quiz_button = button.partition(":")[0] in QUIZ_BUTTONS
+        return (self.quiz_flood if quiz_button else self.flood).check(who.user_id)
+
+    def is_slow(self, who: Incoming, command: str) -> bool:
+        """Whether a command does slow work (an admin command only for admins: others are refused at once)."""
+        command = command.lower().lstrip("/").split("@", 1)[0]
+        return command in SLOW_COMMANDS and (command not in ADMIN_COMMANDS or who.user_id in self.admin_ids)
 
     def on_command(self, who: Incoming, command: str, args: str = "") -> Reply:
         """Commands of this module, of the quiz conversation and of the admin conversation; quizzes and
@@ -250,11 +262,12 @@ class Dialogue:
 
     # helpers -----------------------------------------------------------------------------------
     def answer(self, who: Incoming, question: str) -> Reply:
-        """Answer a question, read together with the chat's previous one when it is a follow-up."""
+        """Answer a question, read together with the chat's previous one when it is a follow-up: the extractive
+        answer at once; with an LLM configured, its checked summary follows."""
         chat = who.chat_id or who.user_id
         with self._turns_lock:
             context = self._turns.get(chat)
-        answer = self.kb.answer(question, context=context)
+        answer = self.kb.answer(question, context=context, phrase=False)
         if answer.turn is not None:
             with self._turns_lock:
                 self._turns[chat] = answer.turn
@@ -266,7 +279,17 @@ class Dialogue:
             top = {"doc": answer.sections[0].doc, "loc": answer.sections[0].label}
         qid = self.store.log_question(who.user_id, question, answer.answered, answer.mode, top["doc"], top["loc"],
                                       answer.text)
-        return self._answer_reply(answer, qid)
+        reply = self._answer_reply(answer, qid)
+        if answer.answered and self.kb.phrasing and not answer.context:  # follow-ups are read with the last one
+            reply.followup = lambda: self._summary(answer, qid)
+        return reply
+
+    def _summary(self, answer: Answer, qid: int) -> Reply | None:
+        summary = self.kb.summary(answer)
+        if summary is None:
+            return None
+        self.store.set_answer(qid, "llm", f"{summary}\n\n{answer.text}")
+        return Reply([Block(summary), Block(LLM_NOTE)])
 
     def _answer_reply(self, answer: Answer, qid: int | None) -> Reply:
         if not answer.answered:

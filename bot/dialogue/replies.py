@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TELEGRAM_LIMIT = 4096
+_ENTITY = r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);"
+CALLBACK_DATA_BYTES = 64
 
 
 @dataclass(frozen=True)
 class Button:
     text: str
-    data: str = ""  # callback data (≤ 64 bytes)
+    data: str = ""  # callback data (1–64 bytes, Telegram's limit)
     url: str = ""  # a link instead (e.g. to the bot's private chat)
+
+    def __post_init__(self) -> None:
+        if self.url:
+            return
+        if not 1 <= len(self.data.encode("utf-8")) <= CALLBACK_DATA_BYTES:
+            raise ValueError(f"callback data must be 1–64 bytes: {self.data!r}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class Reply:
     attachments: list[Attachment] = field(default_factory=list)
     edit: bool = False  # replace the message the button was pressed on (onboarding steps)
     poll: PollSpec | None = None  # a quiz question, sent after the blocks
+    # Slow optional work whose reply follows this one (the LLM's summary); adapters run it off the chat path
+    # and may drop it when busy.
+    followup: Callable[[], Reply | None] | None = None
 
     @classmethod
     def text(cls, text: str, buttons: list[list[Button]] | None = None) -> Reply:
@@ -113,8 +125,9 @@ def _block_html(block: Block) -> str:
         return f"<i>{text}</i>"
     if block.style == "quote":
         marks = [re.escape(html.escape(m)) for m in sorted(block.marks, key=len, reverse=True) if m.strip()]
-        if marks:
-            text = re.sub("|".join(marks), lambda m: f"<b>{m.group(0)}</b>", text)
+        if marks:  # entities (&amp; …) are matched first so that a mark never lands inside one
+            text = re.sub(f"({_ENTITY})|" + "|".join(marks),
+                          lambda m: m.group(0) if m.group(1) else f"<b>{m.group(0)}</b>", text)
         return f"<blockquote>{text}</blockquote>"
     return text
 
@@ -127,8 +140,9 @@ def _split_long(piece: str, limit: int) -> list[str]:
     out, current = [], ""
     for line in plain.split("\n"):
         while len(line) > limit:
-            out.append(line[:limit])
-            line = line[limit:]
+            cut = _safe_cut(line, limit)
+            out.append(line[:cut])
+            line = line[cut:]
         if current and len(current) + 1 + len(line) > limit:
             out.append(current)
             current = line
@@ -137,3 +151,9 @@ def _split_long(piece: str, limit: int) -> list[str]:
     if current:
         out.append(current)
     return out
+
+
+def _safe_cut(line: str, limit: int) -> int:
+    """Where to cut escaped text at most ``limit`` long: never inside an entity such as ``&amp;``."""
+    amp = line.rfind("&", max(0, limit - 9), limit)
+    return amp if amp > 0 and ";" not in line[amp:limit] else limit

@@ -9,6 +9,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from bot.ingest.models import IngestError
+from bot.ingest.pdftext import key, reflow_pages
 
 TEXT_SUFFIXES = {".md", ".txt"}
 
@@ -73,7 +74,7 @@ def read_docx(data: bytes) -> str:
 
 
 def read_pdf(data: bytes) -> str:
-    """The text layer of a PDF."""
+    """The text layer of a PDF, reflowed (see :mod:`bot.ingest.pdftext`)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -85,15 +86,32 @@ def read_pdf(data: bytes) -> str:
                     raise IngestError("PDF 已加密，无法读取")
             except Exception as exc:
                 raise IngestError("PDF 已加密，无法读取") from exc
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages: list[str] = []
+        positions: list[dict[str, list[float]]] = []
+        for page in reader.pages:
+            text, heights = _page_text(page)
+            pages.append(text)
+            positions.append(heights)
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise IngestError(f"PDF 文件已损坏（{type(exc).__name__}）") from exc
-    text = "\n".join(pages)
-    if not text.strip():
+    if not any(page.strip() for page in pages):
         raise IngestError("PDF 没有文字层（可能是扫描件）")
-    return text
+    return reflow_pages(pages, positions)
+
+
+def _page_text(page) -> tuple[str, dict[str, list[float]]]:
+    """A page's text and the heights on the page of each line drawn as one piece (for headers and footers)."""
+    heights: dict[str, list[float]] = {}
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        line = text.strip()
+        if line and "\n" not in line:
+            heights.setdefault(key(line), []).append(cm[1] * tm[4] + cm[3] * tm[5] + cm[5])
+
+    text = page.extract_text(visitor_text=visit) or ""
+    return text, heights
 
 
 def read_file(path: Path) -> tuple[str, bytes]:

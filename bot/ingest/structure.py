@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.ingest.lines import article_head, attachment, division
 from bot.ingest.models import Chunk
-from bot.numerals import NUM_PATTERN, article_label, to_int
+from bot.numerals import article_label
 
 MAX_CHUNK_CHARS = 700
 
 _DATE_IN_NAME = re.compile(r"(\d{4})[-_.年](\d{1,2})[-_.月](\d{1,2})")
 _DATE_IN_TEXT = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
-_DIVISION = re.compile(rf"^(?:#+\s*)?(第{NUM_PATTERN}([编章节]))[\s　]*(.*)$")
-_ARTICLE = re.compile(rf"^(?:\*\*)?第({NUM_PATTERN})条(之[一二三四五六七八九十]+)?(?:\*\*)?[\s　]*(.*)$")
-_ITEM = re.compile(rf"^[（(]{NUM_PATTERN}[）)]")
+_ITEM = re.compile(r"^[（(][零〇一二两三四五六七八九十百千\d]+[）)]")
 # Notice-style headings, by level: 一、  （一）  1.  （1）
 _NOTICE_HEADINGS = [
     re.compile(r"^[一二三四五六七八九十]+、"),
@@ -70,6 +69,8 @@ def extract_title(lines: list[str], fallback: str) -> tuple[str, int]:
         if match and len(match.group(1)) == 1:
             return match.group(2).strip(), i + 1
     for i, line in enumerate(lines):
+        if article_head(line) is not None:
+            break  # a statute: an attachment after its articles is not the document's title
         if re.fullmatch(r"附件[：:]?\s*\d*[：:]?", line):
             title, end = _join_title(lines, i + 1)
             if title:
@@ -90,8 +91,8 @@ def _join_title(lines: list[str], start: int) -> tuple[str, int]:
         if (
             not _is_heading_like(line)
             or any(p.match(line) for p in _NOTICE_HEADINGS)
-            or _ARTICLE.match(line)
-            or _DIVISION.match(line)
+            or article_head(line) is not None
+            or division(line) is not None
             or _DATE_IN_TEXT.search(line)
             or line.startswith("<!--")
         ):
@@ -120,7 +121,7 @@ def parse_text(text: str, name: str, doc_kind: str = "") -> ParsedText:
     body_start = _skip_markdown_meta(lines, body_start)
     body = lines[body_start:]
     parsed = ParsedText(title=title, date=extract_date(name, text))
-    article_lines = sum(1 for line in body if _ARTICLE.match(line))
+    article_lines = sum(1 for line in body if article_head(line) is not None)
     if article_lines >= 2:
         parsed.chunks = _parse_articles(body, title)
     else:
@@ -131,58 +132,146 @@ def parse_text(text: str, name: str, doc_kind: str = "") -> ParsedText:
 
 
 def _parse_articles(lines: list[str], title: str) -> list[Chunk]:
-    """Statute layout: 编/章/节 headings and 第X条 articles with their paragraphs and items."""
-    chunks: list[Chunk] = []
-    divisions: dict[str, str] = {}
-    current: list[str] | None = None
-    current_no: int | None = None
-    current_label = ""
-    current_chapter = ""
-    preamble: list[str] = []
-    last_no = 0
+    """Statute layout: 编/章/节 headings and 第X条 articles with their paragraphs and items.
 
-    def flush() -> None:
-        if current is not None:
-            chunks.extend(_make_article_chunks(title, current_chapter, current_label, current_no, current))
+    Numbers may skip (an excerpt keeps each article); a line that starts with a reference continues
+    its article; an attachment (附件、附表、附录, or numbering that restarts at 第一条) opens a scope of its
+    own whose labels carry its name (附件1 第二条), so that every label stays unique.
+    """
+    return _ArticleParser(title).parse(lines)
 
-    for line in lines:
-        if not line:
-            continue
-        division = _DIVISION.match(line)
-        if division and len(line) <= 40 and not _ARTICLE.match(line.lstrip("# ")):
-            level = division.group(2)
-            name = f"{division.group(1)} {division.group(3)}".strip()
+
+class _ArticleParser:
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.chunks: list[Chunk] = []
+        self.divisions: dict[str, str] = {}
+        self.scope = ""  # "" for the body, else the attachment's name (附件1)
+        self.scope_title: list[str] = []
+        self.scope_titled = False  # the marker line carried the title (附件1：……)
+        self.scope_text: list[str] = []  # an attachment's lines before its first article
+        self.scopes: set[str] = set()
+        self.last_no = 0
+        self.current: list[str] | None = None
+        self.current_no: int | None = None
+        self.current_label = ""
+        self.current_chapter = ""
+        self.preamble: list[str] = []
+
+    def parse(self, lines: list[str]) -> list[Chunk]:
+        for line in lines:
+            if line:
+                self._line(line)
+        self._flush_article()
+        self._flush_scope_text()
+        preamble_text = "\n".join(self.preamble).strip()
+        if len(preamble_text) >= 20:
+            self.chunks.insert(0, Chunk(doc=self.title, label="序言", text=preamble_text))
+        return self.chunks
+
+    def _line(self, line: str) -> None:
+        marker = attachment(line)
+        if marker is not None and (self.scope or self.last_no):
+            # (Before any article a marker starts the document itself: a cover notice and its rules.)
+            self._open_scope(*marker)
+            return
+        heading = division(line)
+        if heading is not None:
+            level, name = heading
             if level == "编":
-                divisions = {"编": name}
+                self.divisions = {"编": name}
             elif level == "章":
-                divisions = {k: v for k, v in divisions.items() if k == "编"} | {"章": name}
+                self.divisions = {k: v for k, v in self.divisions.items() if k == "编"} | {"章": name}
             else:
-                divisions = {k: v for k, v in divisions.items() if k != "节"} | {"节": name}
-            continue
-        heading = _MD_HEADING.match(line)
-        if heading and current is None:
-            continue
-        article = _ARTICLE.match(line)
-        number = to_int(article.group(1)) if article else None
-        if article and number is not None and (last_no == 0 or last_no <= number <= last_no + 10):
-            flush()
-            suffix = article.group(2) or ""
-            current_no = number
-            current_label = article_label(number, suffix)
-            current_chapter = " / ".join(divisions[k] for k in ("编", "章", "节") if k in divisions)
-            rest = article.group(3).strip()
-            current = [f"{current_label}　{rest}" if rest else current_label]
-            last_no = number
-            continue
-        if current is None:
-            preamble.append(line)
+                self.divisions = {k: v for k, v in self.divisions.items() if k != "节"} | {"节": name}
+            return
+        md = _MD_HEADING.match(line)
+        if md and self.current is None:
+            if self.scope and not self.scope_titled and _is_heading_like(md.group(2)):
+                self.scope_title.append(md.group(2).strip())
+            return
+        head = article_head(line)
+        if head is not None and self._opens_article(head.number, head.suffix, head.separated):
+            self._flush_article()
+            self._flush_scope_text()
+            self.current_no = head.number
+            label = article_label(head.number, head.suffix)
+            self.current_label = f"{self.scope} {label}" if self.scope else label
+            self.current_chapter = self._chapter()
+            self.current = [f"{self.current_label}　{head.rest}" if head.rest else self.current_label]
+            self.last_no = head.number
+            return
+        if self.current is not None:
+            self.current.append(line)
+        elif self.scope:
+            if not self.scope_text and not self.scope_titled and _is_heading_like(line) and len(self.scope_title) < 2:
+                self.scope_title.append(line)
+            else:
+                self.scope_text.append(line)
         else:
-            current.append(line)
-    flush()
-    preamble_text = "\n".join(preamble).strip()
-    if len(preamble_text) >= 20:
-        chunks.insert(0, Chunk(doc=title, label="序言", text=preamble_text))
-    return chunks
+            self.preamble.append(line)
+
+    def _opens_article(self, number: int, suffix: str, separated: bool) -> bool:
+        if number > self.last_no or (suffix and number == self.last_no):
+            return True
+        if number == 1 and not suffix and separated:
+            # Numbering starts again without a marker: an attachment whose heading we did not recognise.
+            title = self._trailing_heading_lines()
+            self._open_scope("附件", "")
+            self.scope_title = title
+            return True
+        return False
+
+    def _trailing_heading_lines(self) -> list[str]:
+        """Heading-like lines at the end of the article being read: the next attachment's title."""
+        taken: list[str] = []
+        while self.current is not None and len(self.current) > 1 and _is_heading_like(self.current[-1]) \
+                and not _ITEM.match(self.current[-1]) and len(taken) < 3:
+            taken.insert(0, self.current.pop())
+        return taken
+
+    def _open_scope(self, name: str, title: str) -> None:
+        self._flush_article()
+        self._flush_scope_text()
+        kind = re.sub(r"\d+$", "", name)
+        number = 2
+        while name in self.scopes:
+            name = f"{kind}{number}"
+            number += 1
+        self.scopes.add(name)
+        self.scope = name
+        self.scope_title = [title] if title else []
+        self.scope_titled = bool(title)
+        self.scope_text = []
+        self.divisions = {}
+        self.last_no = 0
+
+    def _scope_heading(self) -> str:
+        return f"{self.scope} {''.join(self.scope_title)}".strip() if self.scope else ""
+
+    def _chapter(self) -> str:
+        parts = [self.divisions[k] for k in ("编", "章", "节") if k in self.divisions]
+        if self.scope:
+            parts.insert(0, self._scope_heading())
+        return " / ".join(parts)
+
+    def _flush_article(self) -> None:
+        if self.current is not None:
+            self.chunks.extend(_make_article_chunks(self.title, self.current_chapter, self.current_label,
+                                                    self.current_no, self.current))
+        self.current = None
+
+    def _flush_scope_text(self) -> None:
+        """An attachment's own text (a table, a form) before or instead of articles: one chunk, or parts."""
+        text = "\n".join(self.scope_text).strip()
+        self.scope_text = []
+        if not self.scope or not text:
+            return
+        heading = self._scope_heading()
+        parts = _split_plain(f"{heading}\n{text}")
+        for i, part in enumerate(parts, start=1):
+            self.chunks.append(Chunk(doc=self.title, label=self.scope, chapter=heading, text=part,
+                                     part=i if len(parts) > 1 else 0))
 
 
 def _make_article_chunks(

@@ -20,6 +20,7 @@ from bot.ingest.models import article_texts
 from bot.retrieval.embedders import Embedder
 from bot.retrieval.embedding_cache import EmbeddingCache
 from bot.retrieval.glossary import Glossary
+from bot.retrieval.integrity import IndexDamaged, verify
 from bot.retrieval.links import build_links
 from bot.retrieval.phrasing_writer import PhrasingWriter, write_missing
 from bot.retrieval.phrasings import Phrasing, attach, normalise, read_phrasing_files
@@ -108,13 +109,13 @@ def _previous_documents(index_dir: Path) -> tuple[dict[str, dict], dict[str, lis
         return {}, {}
     path = index_dir / "versions" / version
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        manifest = verify(path)  # only an intact version's parsed documents are reused
         chunks_by_doc: dict[str, list[Chunk]] = {}
         with open(path / "chunks.jsonl", encoding="utf-8") as fh:
             for line in fh:
                 chunk = Chunk(**json.loads(line))
                 chunks_by_doc.setdefault(chunk.doc, []).append(chunk)
-    except (OSError, ValueError, TypeError):
+    except (IndexDamaged, OSError, ValueError, TypeError):
         return {}, {}
     if manifest.get("schema") != SCHEMA or manifest.get("parser") != parser_digest():
         return {}, {}

@@ -89,9 +89,11 @@ def write_missing(
                 progress(f"语言模型编写问法 {n}/{len(wanted)}")
                 try:
                     reply = writer.write(doc, label, text)
-                except Exception as exc:  # an unreachable model must not stop indexing
-                    log.warning("phrasing writer failed for %s %s (%s)", doc, label, exc)
-                    continue
+                except Exception as exc:  # an unreachable model must not stop indexing …
+                    log.warning("phrasing writer failed for %s %s (%s); the remaining %d articles wait for the "
+                                "next re-index", doc, label, exc, len(wanted) - n)
+                    break  # … nor hold it up for a timeout per article
+
                 table.upsert({"writer": writer.id, "hash": digest, "reply": reply}, pk=("writer", "hash"))
             out.extend(parse_reply(reply, doc, label, text))
     finally:

@@ -7,11 +7,15 @@ Layout of the index directory::
                             phrasings.jsonl, phrasing_vectors.faiss, lexical/<field>/ (further BM25 fields:
                             phrasings, article and phrasing character bigrams), ranker.json
     embeddings.sqlite       the embedding cache (articles as passages, phrasings as queries)
+
+Every file of a version is checksummed in its manifest and made durable before CURRENT moves; loading
+verifies them and falls back to the newest good version (:mod:`bot.retrieval.integrity`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -22,14 +26,28 @@ import faiss
 import numpy as np
 
 from bot.ingest.models import Chunk, join_parts
+from bot.retrieval.integrity import (
+    CURRENT,
+    DAMAGED,
+    VERSIONS,
+    IndexDamaged,
+    current_version,
+    finished_versions,
+    fsync_dir,
+    seal,
+    set_aside,
+    switch_current,
+    verify,
+)
 from bot.retrieval.phrasings import Phrasing
 
-CURRENT = "CURRENT"
-VERSIONS = "versions"
+log = logging.getLogger(__name__)
+__all__ = ["CURRENT", "VERSIONS", "IndexDamaged", "IndexMissing", "IndexSnapshot", "VersionData", "current_version",
+           "load_snapshot", "prune_versions", "write_version"]
 
 
 class IndexMissing(Exception):
-    """No index has been built in this directory yet."""
+    """No usable index in this directory (none built yet, or every version damaged)."""
 
 
 @dataclass
@@ -62,14 +80,6 @@ class IndexSnapshot:
     def article_text(self, doc: str, label: str) -> str:
         """The whole article (all parts joined, the repeated head once)."""
         return join_parts([self.chunks[i].text for i in self.by_article.get((doc, label), [])])
-
-
-def current_version(index_dir: Path) -> str | None:
-    try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return name or None
 
 
 @dataclass
@@ -118,27 +128,13 @@ def write_version(index_dir: Path, name: str, data: VersionData) -> Path:
         lexical.save(str(staging / "lexical" / field_name), show_progress=False)
     (staging / "ranker.json").write_text(json.dumps(data.ranker, ensure_ascii=False), encoding="utf-8")
     (staging / "terms.json").write_text(json.dumps(data.terms, ensure_ascii=False), encoding="utf-8")
-    # The manifest goes last: a version directory without one is incomplete.
-    (staging / "manifest.json").write_text(json.dumps(data.manifest, ensure_ascii=False, indent=1), "utf-8")
+    # The manifest goes last, with the checksum of every file; all of it durable before the switch.
+    seal(staging, data.manifest)
     final = versions / name
     os.replace(staging, final)
-    _fsync_dir(versions)
-    pointer = index_dir / f".{CURRENT}.tmp"
-    with open(pointer, "w", encoding="utf-8") as fh:
-        fh.write(name)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(pointer, index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    fsync_dir(versions)
+    switch_current(index_dir, name)
     return final
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def prune_versions(index_dir: Path, keep: int = 2) -> None:
@@ -149,25 +145,60 @@ def prune_versions(index_dir: Path, keep: int = 2) -> None:
     current = current_version(index_dir)
     finished = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     for path in versions.iterdir():
-        if path.name.startswith(".tmp-"):
+        if path.name.startswith((".tmp-", DAMAGED)):
             shutil.rmtree(path, ignore_errors=True)
     for path in finished[:-keep] if keep else finished:
         if path.name != current:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load_snapshot(index_dir: Path, version: str | None = None) -> IndexSnapshot:
-    """Load the current (or a named) version."""
-    version = version or current_version(index_dir)
-    if version is None:
+def load_snapshot(index_dir: Path, version: str | None = None, repair: bool = True) -> IndexSnapshot:
+    """Load and verify a named version, or the current one.
+
+    Without a name, a damaged current version falls back to the newest good one: with ``repair`` the
+    damaged version is set aside and CURRENT moved to the good one (logged); raises IndexMissing when no
+    good version is left. A named version is loaded as it is or raises IndexDamaged.
+    """
+    if version is not None:
+        return _load(index_dir / VERSIONS / version)
+    current = current_version(index_dir)
+    if current is None:
         raise IndexMissing(str(index_dir))
-    path = index_dir / VERSIONS / version
-    if not (path / "manifest.json").exists():
-        raise IndexMissing(f"{path} is incomplete")
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    candidates = [current] + [v for v in finished_versions(index_dir) if v != current]
+    for name in candidates:
+        try:
+            snapshot = _load(index_dir / VERSIONS / name)
+        except IndexDamaged as exc:
+            if repair:
+                set_aside(index_dir, name, str(exc))
+            else:
+                log.warning("index version %s is damaged: %s", name, exc)
+            continue
+        if name != current:
+            log.warning("serving index version %s instead of the damaged %s", name, current)
+            if repair:
+                switch_current(index_dir, name)
+        return snapshot
+    raise IndexMissing(f"{index_dir}: no intact index version")
+
+
+def _load(path: Path) -> IndexSnapshot:
+    """One version, verified against its manifest; IndexDamaged when anything is wrong with it."""
+    if not path.is_dir():
+        raise IndexDamaged(f"{path.name}: the version directory is missing")
+    manifest = verify(path)
+    try:
+        return _read(path, manifest)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexDamaged(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _read(path: Path, manifest: dict) -> IndexSnapshot:
     with open(path / "chunks.jsonl", encoding="utf-8") as fh:
         chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
     vectors = faiss.read_index(str(path / "vectors.faiss"))
+    if vectors.ntotal != len(chunks):
+        raise ValueError(f"{vectors.ntotal} vectors for {len(chunks)} chunks")
     bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False) if chunks else bm25s.BM25()
     links = json.loads((path / "links.json").read_text(encoding="utf-8"))
     phrasings: list[Phrasing] = []
@@ -182,5 +213,5 @@ def load_snapshot(index_dir: Path, version: str | None = None) -> IndexSnapshot:
     ranker = json.loads((path / "ranker.json").read_text(encoding="utf-8"))
     terms_file = path / "terms.json"
     terms = json.loads(terms_file.read_text(encoding="utf-8")) if terms_file.exists() else {}
-    return IndexSnapshot(version, path, manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors,
+    return IndexSnapshot(path.name, path, manifest, chunks, vectors, bm25, links, phrasings, phrasing_vectors,
                          lexical, ranker, terms)
