@@ -16,7 +16,7 @@ from tests.fake_bot_api import Sent
 from tests.fake_llm import FakeLLM
 from tests.test_telegram import ADMIN, OTHER, USER, _answer_current, start_bot
 
-QUESTION = "商品混凝土送到工地，施工单位自己还要检验吗？"
+QUESTION = "施工单位对进场的钢筋水泥要检验吗？检验要有书面记录吗？"
 SUMMARY = "需要检验。依据《建设工程质量管理条例》第二十九条，检验应当有书面记录和专人签字。"
 
 

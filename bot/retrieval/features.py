@@ -271,9 +271,12 @@ class FeatureBuilder:
         features = np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
         vocab = self.bm25.vocab_dict if len(table.chunk_article) else {}
         own = table.tokenizer.tokens(plan.text)
+        bm25_top = float(bm25.max()) if len(bm25) else 0.0
+        bm25p_top = float(bm25p.max()) if len(bm25p) else 0.0
+        if absent.any():  # the article field stands in for the phrasings an article lacks, here too
+            bm25p_top = max(bm25p_top, float(bm[absent].max()) * bm25_top)
         question = np.array([
-            0.0, 0.0, cos_max, cosp_max, np.log1p(float(bm25.max()) if len(bm25) else 0.0),
-            np.log1p(float(bm25p.max()) if len(bm25p) else 0.0),
+            0.0, 0.0, cos_max, cosp_max, np.log1p(bm25_top), np.log1p(bm25p_top),
             sum(t in vocab for t in own) / len(own) if own else 0.0, 0.0, 0.0,
             float(bool(plan.unknown_laws)), float(bool(plan.docs)), np.log1p(len(query)), exam,
         ], dtype=np.float32)
