@@ -16,6 +16,7 @@ from bot.retrieval.search import Hit, Retriever, SearchResult
 
 CONTEXT_SECONDS = 30 * 60  # a conversation's context lasts this long after its last answer
 MAX_FOLLOW_UP_CHARS = 18  # longer questions carry their own topic
+COUNTERPART_LOGIT = 2.0  # the counterpart document wins a region follow-up unless another is this much better
 _ARTICLE_ASK = re.compile(
     r"第几条|哪一?条|哪个条款|出处|出自|原文|原话|条文怎么|依据是|根据哪|哪部|哪个(法|条例|文件|规定)"
 )
@@ -117,7 +118,9 @@ def read_follow_up(retriever: Retriever, question: str, turn: Turn) -> tuple[str
     if not side:
         return None
     counterpart = _counterpart(previous.doc, retriever, local)
-    preferred = [h for h in side if h.doc == counterpart]
+    # The counterpart document (质量管理条例 -> 广东省建设工程质量管理条例) is preferred unless another document of
+    # that jurisdiction answers clearly better (the matter may live in, say, the Guangdong supervision rules).
+    preferred = [h for h in side if h.doc == counterpart and h.score >= side[0].score - COUNTERPART_LOGIT]
     return kind, _first(combined, preferred[0] if preferred else side[0])
 
 
