@@ -93,11 +93,11 @@ class KnowledgeBase:
         那广东呢？ 是第几条？) is read together with it. The answer's ``turn`` is the context for the next one.
         """
         retriever = self.retriever()
-        kind = result = None
+        kind: str | None = None
+        result = None
         if context is not None and not context.expired():
-            reading = read_follow_up(retriever, question, context)
-            if reading is not None:
-                kind, result = reading
+            kind, result = read_follow_up(retriever, question, context)
+            kind = kind or None  # "": the question stands on its own (result: its own retrieval, if made)
         composer = Composer(retriever)
         if result is None:
             result = retriever.retrieve(question, k=10)

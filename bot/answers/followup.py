@@ -76,11 +76,12 @@ def new_terms(question: str, turn: Turn, retriever: Retriever) -> set[str]:
             and not retriever.glossary.has_penalty_cue(t)}
 
 
-def read_follow_up(retriever: Retriever, question: str, turn: Turn) -> tuple[str, SearchResult] | None:
-    """(kind, retrieval) for a question read with the previous turn, or None when it stands on its own."""
+def read_follow_up(retriever: Retriever, question: str, turn: Turn) -> tuple[str, SearchResult | None]:
+    """(kind, retrieval) for a question read with the previous turn; kind "" when it stands on its own (with
+    its own retrieval when that was needed to tell, else None)."""
     previous = retriever.hit(*turn.main)
     if previous is None:
-        return None
+        return "", None
     kind = follow_kind(question, retriever.glossary)
     if kind != "article" and new_terms(question, turn, retriever):
         # It brings a matter of its own: a new question, unless on its own it finds nothing convincing or
@@ -90,7 +91,7 @@ def read_follow_up(retriever: Retriever, question: str, turn: Turn) -> tuple[str
         on_side = kind != "region" or _is_local(alone.hits[0]) == (region_of(question, retriever.glossary) == "local")
         if (alone.answered(retriever.model.threshold) and alone.hits and on_side
                 and (alone.hits[0].doc, alone.hits[0].label) not in related):
-            return None
+            return "", alone
     if kind == "article":
         return kind, _first(retriever.retrieve(turn.question), previous)
     topic = _without_names(turn.question, retriever)
@@ -116,7 +117,7 @@ def read_follow_up(retriever: Retriever, question: str, turn: Turn) -> tuple[str
     named = retriever.plan(question).docs
     side = [h for h in combined.hits if _is_local(h) == local and (not named or h.doc in named)]
     if not side:
-        return None
+        return "", None
     counterpart = _counterpart(previous.doc, retriever, local)
     # The counterpart document (质量管理条例 -> 广东省建设工程质量管理条例) is preferred unless another document of
     # that jurisdiction answers clearly better (the matter may live in, say, the Guangdong supervision rules).

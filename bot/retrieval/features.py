@@ -198,7 +198,8 @@ class FeatureBuilder:
         for row, items in enumerate(lists):
             rr[row, items] = 1.0 / np.arange(1, len(items) + 1)
         quick = rr.max(axis=0)
-        ranked = [int(a) for a in np.lexsort((table.key_rank, -quick)) if quick[a] > 0]
+        found = np.flatnonzero(quick > 0)
+        ranked = [int(a) for a in found[np.lexsort((table.key_rank[found], -quick[found]))]]
         pool = list(dict.fromkeys([*forced, *ranked]))
         for a in ranked[:10]:
             pool.extend(j for j in table.links[a])
