@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.retrieval.integrity import fsync_dir as fsync_path
+
 
 class BackupError(Exception):
     """The backup could not be made (message in Chinese)."""
@@ -47,9 +49,9 @@ def backup_database(source: Path, target: Path, force: bool = False) -> BackupRe
     partial.unlink(missing_ok=True)
     try:
         counts = _copy(source, partial)
-        _fsync(partial)
+        fsync_path(partial)
         os.replace(partial, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"备份失败：{exc}") from exc
@@ -74,11 +76,3 @@ def _copy(source: Path, partial: Path) -> dict[str, int]:
     finally:
         dst.close()
         src.close()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
