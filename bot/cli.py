@@ -486,10 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The handler filters too: bm25s sets its own logger to DEBUG when imported ("Building index from tokens").
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     settings = load_settings()
     if args.command is None:
         args = parser.parse_args(["serve" if settings.telegram_token else "chat"])
