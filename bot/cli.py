@@ -341,9 +341,23 @@ def _quiz_campaign(args: argparse.Namespace, settings: Settings, service) -> int
     return 0
 
 
+def _timezone_ok(settings: Settings) -> bool:
+    """Every time shown to users depends on BOT_TIMEZONE: a wrong one stops the chat before it starts."""
+    from bot.localtime import TimezoneError, zone
+
+    try:
+        zone(settings.timezone)
+    except TimezoneError as exc:
+        print(str(exc), file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal import run_chat
 
+    if not _timezone_ok(settings):
+        return 2
     dialogue = _dialogue(settings)
     print(dialogue.kb.holdings())
     run_chat(dialogue)
@@ -356,6 +370,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.telegram_token:
         print("请先设置 TELEGRAM_BOT_TOKEN。", file=sys.stderr)
+        return 2
+    if not _timezone_ok(settings):
         return 2
     try:
         settings = resolve_webhook_secret(settings)  # before anything is loaded: a bad secret stops at once

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EVAL, ROOT
 
 
@@ -103,3 +105,11 @@ def test_terminal_chat_runs_the_same_dialogue(env_for, tmp_path: Path) -> None:
     # No campaign is open: the quiz is practice.
     assert "（练习 1/10）" in out and "（练习 10/10）" in out
     assert "练习结束：答对" in out and "您的测验记录（共 1 次）" in out
+
+
+@pytest.mark.parametrize("command", ["chat", "serve"])
+def test_unknown_timezone_stops_the_chat_before_it_starts(env_for, command: str) -> None:
+    env = dict(env_for, BOT_TIMEZONE="Asia/Guangzhou", TELEGRAM_BOT_TOKEN="123:TEST")
+    result = _run([command], env, stdin="保修期多久\n")
+    assert result.returncode == 2
+    assert "未知的时区 'Asia/Guangzhou'" in result.stderr and "TEST" not in result.stderr + result.stdout
