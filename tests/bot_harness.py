@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Settings
 from bot.dialogue import Dialogue
+from bot.knowledge import KnowledgeBase
+from bot.quiz.bank import load_bank
+from bot.quiz.engine import QuizService
+from bot.storage import Store
 from bot.telegram_bot import build_application
-from tests.fake_bot_api import FakeBotApi
+from tests.fake_bot_api import TOKEN, FakeBotApi
+
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+ADMIN, USER, OTHER = 1, 2, 3  # the admin and two users of the end-to-end tests
 
 
 class RunningBot:
@@ -73,3 +81,20 @@ def prepare_bot_env(work: Path, index: str, extra: dict[str, str] | None = None)
         print("indexing the corpus first …", flush=True)
         kb.reindex()
     return env
+
+
+def start_bot(corpus_settings, embedder, tmp_path: Path, **overrides) -> RunningBot:
+    """The real Telegram front end on a copy of the corpus index, talking to a fresh stand-in Bot API."""
+    index = tmp_path / "index"
+    shutil.copytree(corpus_settings.index_dir, index)  # admin tests re-index: keep the shared index intact
+    api = FakeBotApi().start()
+    settings = replace(
+        corpus_settings, index_dir=index, db_path=tmp_path / "db.sqlite", upload_dir=tmp_path / "uploads",
+        telegram_token=TOKEN, telegram_api_base_url=api.base_url, telegram_api_file_url=api.base_file_url,
+        admin_ids=frozenset({ADMIN}), rate_limit=0, **{"quiz_open_period": 30, **overrides},
+    )
+    kb = KnowledgeBase(settings, embedder)
+    store = Store(settings.db_path)
+    names = kb.retriever().names
+    bank = [replace(q, doc=names.resolve(q.doc) or q.doc) for q in load_bank([KNOWLEDGE / "quizzes"]).questions]
+    return RunningBot(api, Dialogue(kb, store, QuizService(store, bank, settings)), settings).start()

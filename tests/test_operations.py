@@ -143,7 +143,7 @@ def test_backup_is_consistent_while_the_bot_writes(tmp_path: Path) -> None:
 def test_the_running_bot_prunes_old_question_logs(corpus_settings, embedder, tmp_path: Path) -> None:
     import time
 
-    from tests.test_telegram import start_bot
+    from tests.bot_harness import start_bot
 
     store = Store(tmp_path / "db.sqlite")
     old, recent = _seed(store, 400, 1), _seed(store, 10, 2)

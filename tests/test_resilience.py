@@ -6,26 +6,15 @@ End to end: the real python-telegram-bot stack against the stand-in Bot API (and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.bot_harness import RunningBot
+from tests.bot_harness import ADMIN, OTHER, USER, RunningBot, start_bot
 from tests.fake_bot_api import Sent
 from tests.fake_llm import FakeLLM
-from tests.test_telegram import ADMIN, OTHER, USER, _answer_current, start_bot
+from tests.test_telegram import _answer_current
 
 QUESTION = "施工单位对进场的钢筋水泥要检验吗？检验要有书面记录吗？"
 SUMMARY = "需要检验。依据《建设工程质量管理条例》第二十九条，检验应当有书面记录和专人签字。"
-
-
-@pytest.fixture
-def bot(corpus_settings, embedder, tmp_path: Path) -> Iterator[RunningBot]:
-    running = start_bot(corpus_settings, embedder, tmp_path)
-    yield running
-    running.stop()
-    running.api.stop()
 
 
 def _settled(bot: RunningBot, chat_id: int, quiet: float = 2.0, timeout: float = 60.0) -> list[Sent]:

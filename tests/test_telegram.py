@@ -3,51 +3,13 @@
 from __future__ import annotations
 
 import io
-import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from bot import localtime
-from bot.dialogue import Dialogue
-from bot.knowledge import KnowledgeBase
-from bot.quiz.bank import load_bank
-from bot.quiz.engine import QuizService
 from bot.retrieval.store import current_version
-from bot.storage import Store
-from tests.bot_harness import RunningBot
-from tests.conftest import KNOWLEDGE
-from tests.fake_bot_api import TOKEN, FakeBotApi
-
-ADMIN, USER, OTHER = 1, 2, 3
-
-
-def start_bot(corpus_settings, embedder, tmp_path: Path, **overrides) -> RunningBot:
-    index = tmp_path / "index"
-    shutil.copytree(corpus_settings.index_dir, index)  # admin tests re-index: keep the shared index intact
-    api = FakeBotApi().start()
-    settings = replace(
-        corpus_settings, index_dir=index, db_path=tmp_path / "db.sqlite", upload_dir=tmp_path / "uploads",
-        telegram_token=TOKEN, telegram_api_base_url=api.base_url, telegram_api_file_url=api.base_file_url,
-        admin_ids=frozenset({ADMIN}), rate_limit=0, **{"quiz_open_period": 30, **overrides},
-    )
-    kb = KnowledgeBase(settings, embedder)
-    store = Store(settings.db_path)
-    names = kb.retriever().names
-    bank = [replace(q, doc=names.resolve(q.doc) or q.doc) for q in load_bank([KNOWLEDGE / "quizzes"]).questions]
-    return RunningBot(api, Dialogue(kb, store, QuizService(store, bank, settings)), settings).start()
-
-
-@pytest.fixture
-def bot(corpus_settings, embedder, tmp_path: Path) -> Iterator[RunningBot]:
-    running = start_bot(corpus_settings, embedder, tmp_path)
-    yield running
-    running.stop()
-    running.api.stop()
+from tests.bot_harness import ADMIN, OTHER, USER, RunningBot, start_bot
 
 
 def _last_text(bot: RunningBot, user: int) -> str:
