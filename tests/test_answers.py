@@ -86,7 +86,8 @@ def test_dev_set_answer_targets(corpus_kb) -> None:
 
 
 def test_penalty_answer_carries_the_sanction_of_the_matched_violation(corpus_kb) -> None:
-    answer = corpus_kb.answer("城里的工地一直没做封闭围挡，让限期改也没改，要罚多少钱？")
+    # No "多少" in the question: the fine must come from the penalty's own structure, not from figure-seeking.
+    answer = corpus_kb.answer("城里的工地没做封闭围挡，被责令整改也没改，会受什么处罚？")
     main = answer.sections[0]
     assert (main.doc, main.label) == ("建设工程安全生产管理条例", "第六十四条")
     # The matched item and the fine that the lead-in sets for it, not just the item.
